@@ -1,0 +1,1 @@
+"""qrtc subpackage."""

@@ -1,0 +1,285 @@
+r"""Typed expression IR: the model and loss of one example, with every shape resolved.
+
+The checker lowers the spec's ``predict``/``loss``/``let`` expressions to this DAG. It describes
+**one example**: :class:`Input` is that example's perturbed features $x_i + \delta_i$ (shape
+``input_shape``), :class:`Label` its target $y_i$, :class:`Parameter` a block of the flat
+parameter vector $\theta \in \mathbb{R}^n$. Batching over the $M$ samples is the evaluator's job.
+
+Every node is polynomial in $(\theta, x + \delta, y)$: non-polynomial functions only enter as a
+:class:`Taylor` polynomial with explicit coefficients. Two independent consumers read this IR:
+``qrtc.reference`` (numeric evaluation and its own reverse-mode autodiff) and the lowering to
+polynomial update maps; neither shares code with the other.
+
+Shapes are tuples of positive ints, ``()`` for scalars. Arrays are read-only float64.
+Nodes compare by identity (``eq=False``); structurally equal sub-expressions written twice in the
+spec are two nodes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+from qrtc.errors import SourceSpan
+
+__all__ = [
+    "Add",
+    "Constant",
+    "children",
+    "Dot",
+    "Index",
+    "Input",
+    "Label",
+    "MatMul",
+    "Mul",
+    "Neg",
+    "Node",
+    "Parameter",
+    "Power",
+    "Stack",
+    "Sub",
+    "Sum",
+    "Taylor",
+    "Transpose",
+    "freeze_array",
+    "postorder",
+]
+
+
+def freeze_array(array: NDArray[np.float64]) -> NDArray[np.float64]:
+    """A read-only float64 copy of ``array``."""
+    frozen = np.array(array, dtype=np.float64, copy=True)
+    frozen.flags.writeable = False
+    return frozen
+
+
+def _span() -> SourceSpan | None:
+    return field(default=None, compare=False, repr=False)  # type: ignore[return-value]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+class Parameter:
+    """The block ``theta[offset : offset + size].reshape(shape)`` of the flat parameter vector."""
+
+    name: str
+    shape: tuple[int, ...]
+    offset: int
+    span: SourceSpan | None = _span()
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+class Input:
+    r"""The example's perturbed features $x_i + \delta_i$, shape ``shape``."""
+
+    name: str
+    shape: tuple[int, ...]
+    span: SourceSpan | None = _span()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+class Label:
+    """The example's target $y_i$, shape ``shape``."""
+
+    name: str
+    shape: tuple[int, ...]
+    span: SourceSpan | None = _span()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+class Constant:
+    """A constant array (read-only float64); ``shape == value.shape``."""
+
+    value: NDArray[np.float64]
+    span: SourceSpan | None = _span()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "value", freeze_array(self.value))
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(int(d) for d in self.value.shape)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+class Add:
+    """``left + right``; equal shapes, or one side scalar (broadcast)."""
+
+    left: Node
+    right: Node
+    shape: tuple[int, ...]
+    span: SourceSpan | None = _span()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+class Sub:
+    """``left - right``; equal shapes, or one side scalar (broadcast)."""
+
+    left: Node
+    right: Node
+    shape: tuple[int, ...]
+    span: SourceSpan | None = _span()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+class Mul:
+    """Elementwise ``left * right``; equal shapes, or one side scalar. Division by a constant
+    ``c`` is lowered to ``Mul(a, Constant(1 / c))``."""
+
+    left: Node
+    right: Node
+    shape: tuple[int, ...]
+    span: SourceSpan | None = _span()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+class Neg:
+    """``-operand``."""
+
+    operand: Node
+    shape: tuple[int, ...]
+    span: SourceSpan | None = _span()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+class Power:
+    """Elementwise ``operand ** exponent`` with a non-negative integer exponent."""
+
+    operand: Node
+    exponent: int
+    shape: tuple[int, ...]
+    span: SourceSpan | None = _span()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+class Dot:
+    """$\\sum_k a_k b_k$ of two vectors of equal length; shape ``()``."""
+
+    left: Node
+    right: Node
+    shape: tuple[int, ...] = ()
+    span: SourceSpan | None = _span()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+class Sum:
+    """Sum of all entries of ``operand``; shape ``()``."""
+
+    operand: Node
+    shape: tuple[int, ...] = ()
+    span: SourceSpan | None = _span()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+class MatMul:
+    """``left @ right`` with numpy's rules for 1-D and 2-D operands: (m,k)@(k,n) -> (m,n),
+    (m,k)@(k,) -> (m,), (k,)@(k,n) -> (n,). (Vector @ vector is written ``dot``.)"""
+
+    left: Node
+    right: Node
+    shape: tuple[int, ...]
+    span: SourceSpan | None = _span()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+class Transpose:
+    """Transpose of a 2-D operand."""
+
+    operand: Node
+    shape: tuple[int, ...]
+    span: SourceSpan | None = _span()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+class Index:
+    """``operand[i0, i1, ...]``: integer indices into the leading axes (0-based, in range)."""
+
+    operand: Node
+    indices: tuple[int, ...]
+    shape: tuple[int, ...]
+    span: SourceSpan | None = _span()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+class Stack:
+    """``[item_0, item_1, ...]``: items of equal shape ``s`` stacked into ``(len(items), *s)``."""
+
+    items: tuple[Node, ...]
+    shape: tuple[int, ...]
+    span: SourceSpan | None = _span()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+class Taylor:
+    r"""Elementwise $\sum_{k=0}^{K} c_k\,(u - a)^k$: the order-$K$ Taylor polynomial of
+    ``function`` about ``center`` $a$, applied to ``operand`` $u$.
+
+    ``coefficients[k]`` $= f^{(k)}(a)/k!$, computed by the checker; ``function`` and ``order``
+    are kept for messages and reports only.
+    """
+
+    operand: Node
+    function: str
+    center: float
+    coefficients: tuple[float, ...]
+    shape: tuple[int, ...]
+    span: SourceSpan | None = _span()
+
+    @property
+    def order(self) -> int:
+        return len(self.coefficients) - 1
+
+
+Node = (
+    Parameter
+    | Input
+    | Label
+    | Constant
+    | Add
+    | Sub
+    | Mul
+    | Neg
+    | Power
+    | Dot
+    | Sum
+    | MatMul
+    | Transpose
+    | Index
+    | Stack
+    | Taylor
+)
+
+
+def children(node: Node) -> tuple[Node, ...]:
+    """The operands of ``node`` in a fixed order."""
+    match node:
+        case Add() | Sub() | Mul() | Dot() | MatMul():
+            return (node.left, node.right)
+        case Neg() | Power() | Sum() | Transpose() | Index() | Taylor():
+            return (node.operand,)
+        case Stack():
+            return node.items
+        case _:
+            return ()
+
+
+def postorder(root: Node) -> Iterator[Node]:
+    """Each node of the DAG under ``root`` exactly once, operands before users; no recursion."""
+    seen: set[int] = set()
+    stack: list[tuple[Node, bool]] = [(root, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if id(node) in seen:
+            continue
+        if expanded:
+            seen.add(id(node))
+            yield node
+            continue
+        stack.append((node, True))
+        stack.extend((child, False) for child in reversed(children(node)) if id(child) not in seen)

@@ -1,0 +1,183 @@
+r"""Stage 1 IR: a checked spec reduced to numbers and typed expressions.
+
+A :class:`Problem` is PGD robust training as in paper.md §1 (Madry et al. min-max form):
+
+$$\min_\theta \frac1M \sum_{i=1}^M \max_{\delta_i \in \mathcal B_\epsilon}
+\ell\big(f(\theta; x_i + \delta_i), y_i\big)$$
+
+with the attacker inner loop (paper.md §1.2), for outer step $t = 0..T-1$, attack step
+$k = 0..K-1$,
+
+$$\delta_{i,t}^{(k+1)} = \Pi_{\mathcal B_\epsilon}\big(\delta_{i,t}^{(k)}
+ + \alpha\,\sigma(\nabla_\delta L_i(\theta_t, \delta_{i,t}^{(k)}))\big),$$
+
+$\sigma \in \{\mathrm{id}, \mathrm{sign}\}$, and the learner update (paper.md §1.3)
+
+$$\theta_{t+1} = \theta_t - \frac{\eta}{M}\sum_i \nabla_\theta L_i(\theta_t, \delta_{i,t}^{(K)}).$$
+
+Warm start carries $\delta^{(0)}_{t+1} = \delta^{(K)}_t$; zero start resets it to 0. The state is
+$z = (\theta, \delta_1, \dots, \delta_M) \in \mathbb{R}^{d_z}$, $d_z = n + M d$, and one outer step
+is $K$ attack sub-steps and one learner sub-step, $S = T(K+1)$ sub-steps in all (paper.md §1.4).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+from qrtc.errors import SourceSpan
+from qrtc.ir import expr
+from qrtc.ir.expr import freeze_array
+
+__all__ = ["AttackConfig", "CompileOptions", "ParameterBlock", "Problem", "TrainConfig"]
+
+
+def _span() -> SourceSpan | None:
+    return field(default=None, compare=False, repr=False)  # type: ignore[return-value]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AttackConfig:
+    r"""PGD attack: threat set $\mathcal B_\epsilon$, step $\alpha$, $K$ steps, start, $\sigma$.
+
+    Attributes:
+        norm: ``"linf"`` (box, clip each coordinate) or ``"l2"`` (ball, rescale).
+        radius: $\epsilon > 0$, in input units.
+        step: $\alpha > 0$, in input units per attack step.
+        steps: $K \ge 1$ attack steps per parameter update.
+        start: ``"warm"`` carries $\delta$ across outer steps; ``"zero"`` resets it to 0.
+        grad: ``"plain"`` ($\sigma = \mathrm{id}$) or ``"sign"`` ($\sigma = \mathrm{sign}$).
+    """
+
+    norm: Literal["linf", "l2"] = "linf"
+    radius: float
+    step: float
+    steps: int
+    start: Literal["warm", "zero"] = "warm"
+    grad: Literal["plain", "sign"] = "plain"
+    span: SourceSpan | None = _span()
+
+    def __post_init__(self) -> None:
+        assert self.radius > 0 and self.step > 0 and self.steps >= 1, self
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TrainConfig:
+    r"""Learner: step size $\eta > 0$ (``lr``) and horizon $T \ge 1$ parameter updates."""
+
+    lr: float
+    horizon: int
+    span: SourceSpan | None = _span()
+
+    def __post_init__(self) -> None:
+        assert self.lr > 0 and self.horizon >= 1, self
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CompileOptions:
+    r"""Options of the lowering passes; ``None`` means ``auto``.
+
+    Attributes:
+        carleman_order: truncation order $N \ge 1$ (paper.md §3.2).
+        scale: rescaling $\gamma > 0$ of the lifted state (paper.md §3.2).
+        padding: number $p \ge 0$ of idling blocks after the last sub-step (paper.md §4.1).
+        precision: target error $\varepsilon \in (0, 1)$ of the read-out.
+    """
+
+    carleman_order: int | None = None
+    scale: float | None = None
+    padding: int | None = None
+    precision: float = 1e-3
+    span: SourceSpan | None = _span()
+
+    def __post_init__(self) -> None:
+        assert 0 < self.precision < 1, self
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+class ParameterBlock:
+    """One declared parameter and where it sits in the flat $\\theta$."""
+
+    name: str
+    shape: tuple[int, ...]
+    offset: int
+    span: SourceSpan | None = _span()
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+class Problem:
+    r"""A checked spec: data, initial parameters, typed model and loss, attack and training.
+
+    Attributes:
+        parameters: the declared parameters in declaration order; their row-major flattenings,
+            concatenated, form $\theta \in \mathbb{R}^n$.
+        theta0: $\theta_0$, shape ``(n,)``.
+        input_name, input_shape: the feature declaration; $d = \prod$ ``input_shape``.
+        label_name, label_shape: the label declaration.
+        inputs: $x_i$, shape ``(M, *input_shape)``, finite.
+        labels: $y_i$, shape ``(M, *label_shape)``, finite.
+        prediction: $f(\theta; x)$ for one example, shape ``prediction.shape``.
+        loss: $\ell(f(\theta; x), y)$ for one example, a scalar node.
+        prediction_name, loss_name: the names the spec gave them.
+        attack, train, options: the three sections, defaults filled in.
+        file: the spec's path, for messages.
+    """
+
+    parameters: tuple[ParameterBlock, ...]
+    theta0: NDArray[np.float64]
+    input_name: str
+    input_shape: tuple[int, ...]
+    label_name: str
+    label_shape: tuple[int, ...]
+    inputs: NDArray[np.float64]
+    labels: NDArray[np.float64]
+    prediction: expr.Node
+    loss: expr.Node
+    prediction_name: str
+    loss_name: str
+    attack: AttackConfig
+    train: TrainConfig
+    options: CompileOptions
+    file: str = "<spec>"
+    data_span: SourceSpan | None = _span()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "theta0", freeze_array(self.theta0))
+        object.__setattr__(self, "inputs", freeze_array(self.inputs))
+        object.__setattr__(self, "labels", freeze_array(self.labels))
+        assert self.theta0.shape == (sum(p.size for p in self.parameters),)
+        assert self.inputs.shape[1:] == self.input_shape
+        assert self.labels.shape == (self.inputs.shape[0], *self.label_shape)
+        assert self.loss.shape == ()
+
+    @property
+    def n_params(self) -> int:
+        """$n$, the length of $\\theta$."""
+        return int(self.theta0.shape[0])
+
+    @property
+    def input_size(self) -> int:
+        """$d$, the length of one flattened $x_i$ (and $\\delta_i$)."""
+        return int(np.prod(self.input_shape, dtype=np.int64))
+
+    @property
+    def n_samples(self) -> int:
+        """$M$, the number of training examples."""
+        return int(self.inputs.shape[0])
+
+    @property
+    def state_size(self) -> int:
+        """$d_z = n + M d$."""
+        return self.n_params + self.n_samples * self.input_size
+
+    @property
+    def n_substeps(self) -> int:
+        """$S = T (K + 1)$."""
+        return self.train.horizon * (self.attack.steps + 1)
