@@ -107,7 +107,35 @@ def parse(text: str, *, file: str = "<spec>") -> ast.Spec:
         if isinstance(error.orig_exc, QrtError):
             raise error.orig_exc from None
         raise
-    return ast.Spec(statements=tuple(statements), file=file, text=text)
+    return ast.Spec(
+        statements=tuple(statements), file=file, text=text, comments=_comments(text, file)
+    )
+
+
+# Strings first, comments second: a '#' inside a string literal is not a comment, and a '"'
+# inside a comment opens no string. Same patterns as STRING and COMMENT in qrt.lark, so on text
+# that parsed this finds exactly the lexer's comments.
+_STRING_OR_COMMENT = re.compile(r'"[^"\\\n]*(?:\\.[^"\\\n]*)*"|#[^\n]*')
+
+
+def _comments(text: str, file: str) -> tuple[ast.Comment, ...]:
+    """The ``# ...`` comments of ``text`` (which parsed), with spans, in source order."""
+    comments: list[ast.Comment] = []
+    line, line_start, scanned = 1, 0, 0
+    for match in _STRING_OR_COMMENT.finditer(text):
+        if match.group().startswith('"'):
+            continue
+        start = match.start()
+        newlines = text.count("\n", scanned, start)
+        if newlines:
+            line += newlines
+            line_start = text.rfind("\n", scanned, start) + 1
+        scanned = start
+        body = match.group().rstrip()
+        column = start - line_start + 1
+        span = SourceSpan(file, line, column, line, column + len(body), text)
+        comments.append(ast.Comment(text=body, span=span))
+    return tuple(comments)
 
 
 # ---- errors ---------------------------------------------------------------------------------
@@ -117,10 +145,7 @@ def _syntax_error(error: UnexpectedInput, text: str, file: str) -> SpecSyntaxErr
     parser = _parser()
     label: str | None = None
     if isinstance(error, UnexpectedToken | UnexpectedEOF):
-        try:
-            label = error.match_examples(parser.parse, SYNTAX_EXAMPLES, use_accepts=True)
-        except (UnexpectedInput, AssertionError):  # pragma: no cover - defensive
-            label = None
+        label = _match_example(error)
     if isinstance(error, UnexpectedCharacters):
         char = text[error.pos_in_stream] if error.pos_in_stream < len(text) else ""
         message = f"unexpected character {char!r}"
@@ -142,6 +167,44 @@ def _syntax_error(error: UnexpectedInput, text: str, file: str) -> SpecSyntaxErr
         message = f"{message}: {label}"
     hint = f"expected {_one_of(described)}" if described else None
     return SpecSyntaxError(message, span=span, hint=hint)
+
+
+@functools.cache
+def _example_states() -> tuple[tuple[str, int, frozenset[str], str], ...]:
+    """(label, LALR state, acceptable terminals, offending token) of every SYNTAX_EXAMPLES entry."""
+    states = []
+    for label, snippets in SYNTAX_EXAMPLES.items():
+        for snippet in snippets:
+            try:
+                _parser().parse(snippet)
+            except (UnexpectedToken, UnexpectedEOF) as error:
+                position = error.state.position if error.state is not None else -1
+                accepts = frozenset(getattr(error, "accepts", None) or error.expected or ())
+                states.append((label, position, accepts, str(error.token)))
+            except UnexpectedInput:
+                continue
+    return tuple(states)
+
+
+def _match_example(error: UnexpectedToken | UnexpectedEOF) -> str | None:
+    """The label of the example failing in the same LALR state, preferring the same token.
+
+    Lark's ``match_examples`` also compares the depth of the parser stack, so an example only
+    matches a mistake made at the same nesting depth; the state and the acceptable terminals
+    are the part that says what the parser expected.
+    """
+    if error.state is None:
+        return None
+    accepts = frozenset(getattr(error, "accepts", None) or error.expected or ())
+    candidates = [
+        (label, token)
+        for label, position, example_accepts, token in _example_states()
+        if position == error.state.position and example_accepts == accepts
+    ]
+    for label, token in candidates:
+        if token == str(error.token):
+            return label
+    return candidates[0][0] if candidates else None
 
 
 def _describe_token(token: Token) -> str:

@@ -16,8 +16,6 @@ SYNTAX_EXAMPLES: dict[str, list[str]] = {
         "attack pgd { radius 0.1 }",
         "train { lr 0.1 }",
         "compile { precision 1e-3 }",
-        "attack pgd { radius: 0.1 }",
-        "train { horizon: 3 }",
     ],
     "a section's settings go inside '{ ... }'": [
         "attack pgd radius = 0.1",
@@ -30,7 +28,6 @@ SYNTAX_EXAMPLES: dict[str, list[str]] = {
     ],
     "a data sample is written 'input -> label'": [
         "data = inline { [1, 2] 3 }",
-        "data = inline { [1, 2] : 3 }",
         "data = inline { [1, 2], 3 }",
         "data = inline { 1 = 2 }",
     ],
@@ -48,7 +45,6 @@ SYNTAX_EXAMPLES: dict[str, list[str]] = {
         "predict f dot(theta, x)",
         "loss l (f - y)^2",
         "let h x",
-        "predict f: x",
     ],
     "a declaration's shape is written in brackets: param W[3, 2]": [
         "param W(3, 2)",

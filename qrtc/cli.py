@@ -1,0 +1,206 @@
+"""The ``qrtc`` command line: ``check``, ``fmt`` and ``train`` a ``.qrt`` spec.
+
+A user's mistake (any :class:`~qrtc.errors.QrtError`) is printed without a traceback and exits
+with status 2. Any other exception is a bug in qrtc and is let through.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+import numpy as np
+
+import qrtc
+from qrtc.errors import QrtError
+from qrtc.frontend.format import format_spec
+from qrtc.ir.problem import Problem
+from qrtc.ir.trajectory import Trajectory
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_FAILED, EXIT_USER_ERROR = 0, 1, 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``qrtc`` command; returns the exit status."""
+    parser = _argument_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return EXIT_USER_ERROR
+    try:
+        status: int = args.run(args)
+        return status
+    except QrtError as error:
+        if getattr(args, "json", False):
+            print(json.dumps({"ok": False, "error": error.to_json()}, indent=2))
+        print(error, file=sys.stderr)
+        return EXIT_USER_ERROR
+    except BrokenPipeError:  # `qrtc train x.qrt | head`
+        return EXIT_OK
+
+
+def _argument_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="qrtc",
+        description="qrtc, the robust-training circuit compiler: compiles .qrt specs of PGD "
+        "adversarial training into sparse linear systems and QSVT circuits.",
+    )
+    parser.add_argument("--version", action="version", version=f"qrtc {qrtc.__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    check = commands.add_parser(
+        "check",
+        help="parse and check a spec; report every error",
+        description="Parse and check a .qrt spec, reporting every error with its location. "
+        "Exit status 0 if the spec is valid, 2 if not.",
+    )
+    check.add_argument("file", help="the .qrt spec")
+    check.add_argument("--json", action="store_true", help="print a JSON summary")
+    check.set_defaults(run=_check)
+
+    fmt = commands.add_parser(
+        "fmt",
+        help="print a spec in canonical form",
+        description="Print a .qrt spec in canonical form, comments kept. With --write, rewrite "
+        "the file in place; with --check, exit 1 if it is not in canonical form.",
+    )
+    fmt.add_argument("file", help="the .qrt spec")
+    mode = fmt.add_mutually_exclusive_group()
+    mode.add_argument("--write", action="store_true", help="rewrite the file in place")
+    mode.add_argument("--check", action="store_true", help="exit 1 if not canonical")
+    fmt.set_defaults(run=_fmt)
+
+    train = commands.add_parser(
+        "train",
+        help="run the exact classical PGD robust training of a spec",
+        description="Run the exact classical reference: PGD robust training as the spec "
+        "describes it. Prints the clean and adversarial loss per outer step and the final "
+        "parameters.",
+    )
+    train.add_argument("file", help="the .qrt spec")
+    train.add_argument("--json", action="store_true", help="print the result as JSON")
+    train.set_defaults(run=_train)
+    return parser
+
+
+# ---- commands -------------------------------------------------------------------------------
+
+
+def _check(args: argparse.Namespace) -> int:
+    problem = qrtc.load(args.file)
+    summary = _summary(problem)
+    if args.json:
+        print(json.dumps({"ok": True, **summary}, indent=2))
+    else:
+        print(
+            f"{args.file}: ok: {summary['parameters']} parameters, {summary['samples']} samples "
+            f"of {summary['input_size']} features, horizon {summary['horizon']}, "
+            f"{summary['pgd_steps']} PGD steps ({summary['substeps']} sub-steps, state size "
+            f"{summary['state_size']})"
+        )
+    return EXIT_OK
+
+
+def _fmt(args: argparse.Namespace) -> int:
+    spec = qrtc.parse_file(args.file)
+    formatted = format_spec(spec)
+    if args.check:
+        if formatted != spec.text:
+            print(f"{args.file}: not in canonical form (run: qrtc fmt --write {args.file})")
+            return EXIT_FAILED
+        return EXIT_OK
+    if args.write:
+        if formatted != spec.text:
+            Path(args.file).write_text(formatted, encoding="utf-8")
+        return EXIT_OK
+    sys.stdout.write(formatted)
+    return EXIT_OK
+
+
+def _train(args: argparse.Namespace) -> int:
+    problem = qrtc.load(args.file)
+    trajectory = qrtc.reference.train(problem)
+    if args.json:
+        print(json.dumps(_train_json(problem, trajectory), indent=2))
+    else:
+        _print_training(problem, trajectory, args.file, sys.stdout)
+    return EXIT_OK
+
+
+# ---- output ---------------------------------------------------------------------------------
+
+
+def _summary(problem: Problem) -> dict[str, object]:
+    return {
+        "file": problem.file,
+        "parameters": problem.n_params,
+        "samples": problem.n_samples,
+        "input_size": problem.input_size,
+        "horizon": problem.train.horizon,
+        "pgd_steps": problem.attack.steps,
+        "substeps": problem.n_substeps,
+        "state_size": problem.state_size,
+    }
+
+
+def _parameter_values(problem: Problem, theta: np.ndarray) -> dict[str, object]:
+    return {
+        block.name: theta[block.offset : block.offset + block.size].reshape(block.shape).tolist()
+        for block in problem.parameters
+    }
+
+
+def _train_json(problem: Problem, trajectory: Trajectory) -> dict[str, object]:
+    attack = problem.attack
+    return {
+        "ok": True,
+        **_summary(problem),
+        "attack": {
+            "norm": attack.norm,
+            "radius": attack.radius,
+            "step": attack.step,
+            "steps": attack.steps,
+            "start": attack.start,
+            "grad": attack.grad,
+        },
+        "lr": problem.train.lr,
+        "clean_loss": trajectory.clean_loss.tolist(),
+        "adversarial_loss": trajectory.adversarial_loss.tolist(),
+        "final_parameters": _parameter_values(problem, trajectory.final_theta),
+        "final_theta": trajectory.final_theta.tolist(),
+    }
+
+
+def _print_training(problem: Problem, trajectory: Trajectory, file: str, out: TextIO) -> None:
+    attack = problem.attack
+    out.write(
+        f"{file}: PGD robust training, horizon T = {problem.train.horizon}, lr = "
+        f"{problem.train.lr:g}; attack: {attack.steps} step(s) of {attack.step:g}, {attack.norm} "
+        f"radius {attack.radius:g}, {attack.grad} gradient, {attack.start} start; "
+        f"{problem.n_samples} samples\n\n"
+    )
+    out.write(f"{'step':>6}  {'clean loss':>14}  {'adversarial loss':>16}\n")
+    for step, clean in enumerate(trajectory.clean_loss):
+        adversarial = (
+            f"{trajectory.adversarial_loss[step]:16.6e}"
+            if step < len(trajectory.adversarial_loss)
+            else f"{'-':>16}"
+        )
+        out.write(f"{step:>6}  {clean:14.6e}  {adversarial}\n")
+    out.write("\nfinal parameters:\n")
+    with np.printoptions(precision=6, suppress=False, floatmode="maxprec"):
+        for block in problem.parameters:
+            value = trajectory.final_theta[block.offset : block.offset + block.size]
+            shown = np.array2string(value.reshape(block.shape), prefix="  " + block.name + " = ")
+            out.write(f"  {block.name} = {shown}\n")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
+
