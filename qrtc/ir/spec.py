@@ -20,6 +20,7 @@ __all__ = [
     "AttackSection",
     "BinaryOp",
     "Call",
+    "Comment",
     "CompileSection",
     "DataDecl",
     "Definition",
@@ -244,13 +245,26 @@ Statement = ParamDecl | InputDecl | LabelDecl | DataDecl | Definition | Section
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Comment:
+    """A ``# ...`` comment: ``text`` starts with ``#`` and has no trailing whitespace.
+
+    Comments carry no meaning; the parser keeps them so that ``qrtc fmt`` loses nothing. Where a
+    comment belongs (before which statement, at the end of which line) is read from ``span``.
+    """
+
+    text: str
+    span: SourceSpan | None = _span()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Spec:
     """A whole ``.qrt`` file: its statements in source order.
 
-    ``file`` is the path used in messages and to resolve data files; ``text`` the source.
-    Neither takes part in equality.
+    ``file`` is the path used in messages and to resolve data files; ``text`` the source;
+    ``comments`` the source's comments in order. None of them takes part in equality.
     """
 
     statements: tuple[Statement, ...]
     file: str = field(default="<spec>", compare=False)
     text: str = field(default="", compare=False, repr=False)
+    comments: tuple[Comment, ...] = field(default=(), compare=False, repr=False)
