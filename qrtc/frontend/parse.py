@@ -76,13 +76,15 @@ def parse_file(path: str | Path) -> ast.Spec:
             f"cannot read spec: {error.strerror or error}", file=str(path)
         ) from None
     try:
-        text = raw.decode("utf-8")
+        text = raw.decode("utf-8-sig")  # a byte-order mark is not part of the spec
     except UnicodeDecodeError as error:
         line = raw.count(b"\n", 0, error.start) + 1
-        column = error.start - (raw.rfind(b"\n", 0, error.start) + 1) + 1
+        line_start = raw.rfind(b"\n", 0, error.start) + 1
+        column = len(raw[line_start : error.start].decode("utf-8")) + 1
+        shown = raw.decode("utf-8", errors="replace")
         raise SpecSyntaxError(
             f"the spec is not UTF-8 text: byte {raw[error.start]:#04x} at offset {error.start}",
-            span=SourceSpan(str(path), line, column, line, column + 1),
+            span=SourceSpan(str(path), line, column, line, column + 1, shown),
             hint="a .qrt spec is a text file; is this the right file?",
         ) from None
     return parse(text, file=str(path))

@@ -1,0 +1,137 @@
+"""The qrtc command: exit codes, output, and no traceback for any user mistake."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from qrtc.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "examples" / "robust_linreg.qrt"
+
+
+def run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "qrtc", *args], cwd=cwd, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_check_accepts_a_valid_spec(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", str(EXAMPLE)]) == 0
+    out = capsys.readouterr().out
+    assert "ok" in out and "2 parameters" in out and "3 samples" in out
+
+
+def test_check_json(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", str(EXAMPLE), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["ok"] is True
+    assert summary["substeps"] == 3 * (2 + 1)
+    assert summary["state_size"] == 2 + 3 * 2
+
+
+def test_user_error_exits_2_with_message_on_stderr(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = tmp_path / "bad.qrt"
+    spec.write_text("param theta[2]\nloss l = thetta\n")
+    assert main(["check", str(spec)]) == 2
+    err = capsys.readouterr().err
+    assert f"{spec}:2:10: error: unknown name 'thetta'" in err
+    assert "did you mean 'theta'?" in err
+
+
+def test_json_error_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = tmp_path / "bad.qrt"
+    spec.write_text("param theta[2] = [1, 2, 3]\n")
+    assert main(["check", str(spec), "--json"]) == 2
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["ok"] is False
+    first = payload["error"]["errors"][0]
+    assert first["span"]["line"] == 1 and first["span"]["column"] == 18
+
+
+def test_missing_file_is_a_user_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", "no/such/spec.qrt"]) == 2
+    assert "cannot read spec" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"",
+        b"\x00\xff\xfe garbage \x89PNG\r\n",
+        bytes(range(256)),
+        b"loss l = " + b"(" * 10_000 + b"x" + b")" * 10_000,
+        b"loss l = " + b"-" * 10_000 + b"x",
+        b"loss l = " + b"x^" * 10_000 + b"2",
+        pytest.param(b"loss l = " + b"+".join([b"x"] * 250_000), marks=pytest.mark.slow),
+        pytest.param(b"data = inline { " + b"1 -> 2; " * 125_000 + b"}", marks=pytest.mark.slow),
+        b"\xef\xbb\xbfparam theta",
+    ],
+    ids=["empty", "binary", "all-bytes", "nested-parens", "unary-minus", "power-tower",
+         "1MB-sum", "1MB-data", "bom"],
+)
+def test_no_traceback_for_hostile_input(
+    content: bytes, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = tmp_path / "hostile.qrt"
+    spec.write_bytes(content)
+    assert main(["check", str(spec)]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert err.startswith(f"{spec}:")
+
+
+def test_train_prints_losses_and_final_parameters() -> None:
+    result = run("train", str(EXAMPLE))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert any(line.split()[:1] == ["3"] for line in lines)  # the row of the last outer step
+    assert "final parameters:" in result.stdout and "theta = [" in result.stdout
+
+
+def test_train_json_matches_the_reference() -> None:
+    import qrtc
+
+    result = run("train", str(EXAMPLE), "--json")
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)
+    trajectory = qrtc.reference.train(qrtc.load(str(EXAMPLE)))
+    assert payload["final_theta"] == trajectory.final_theta.tolist()
+    assert payload["clean_loss"] == trajectory.clean_loss.tolist()
+    assert len(payload["adversarial_loss"]) == 3
+
+
+@pytest.mark.parametrize("command", ["check", "fmt", "train"])
+def test_help_for_every_command(command: str) -> None:
+    result = run(command, "--help")
+    assert result.returncode == 0
+    assert "usage: qrtc " + command in result.stdout
+
+
+def test_no_command_prints_usage() -> None:
+    result = run()
+    assert result.returncode == 2
+    assert "usage: qrtc" in result.stderr
+
+
+def test_fmt_write_and_check(tmp_path: Path) -> None:
+    spec = tmp_path / "messy.qrt"
+    spec.write_text(
+        "param   theta[2]=[0.1,-0.2] # keep me\ninput x[2] label y\n"
+        "data=inline{[0.5,-0.3]->0.2}\npredict f=dot(theta,x)\nloss l=0.5*(f-y)^2\n"
+        "attack pgd{radius=0.05\nsteps=2}\ntrain{lr=0.2;horizon=3}\n"
+    )
+    assert run("fmt", "--check", str(spec)).returncode == 1
+    before = run("fmt", str(spec)).stdout
+    assert run("fmt", "--write", str(spec)).returncode == 0
+    assert spec.read_text() == before
+    assert "# keep me" in before
+    assert run("fmt", "--check", str(spec)).returncode == 0
+    assert run("check", str(spec)).returncode == 0
