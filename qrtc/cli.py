@@ -203,4 +203,3 @@ def _print_training(problem: Problem, trajectory: Trajectory, file: str, out: Te
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
-

@@ -51,7 +51,8 @@ class SourceSpan:
         assert self.line >= 1 and self.column >= 1, (self.line, self.column)
 
     def __repr__(self) -> str:
-        return f"SourceSpan({self.file!r}, {self.line}:{self.column}-{self.end_line}:{self.end_column})"
+        where = f"{self.line}:{self.column}-{self.end_line}:{self.end_column}"
+        return f"SourceSpan({self.file!r}, {where})"
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, SourceSpan):
@@ -74,10 +75,7 @@ class SourceSpan:
         if self.text is None:
             return ""
         lines = self.text.splitlines()
-        if self.line > len(lines):
-            source_line = ""
-        else:
-            source_line = lines[self.line - 1].expandtabs(1)
+        source_line = lines[self.line - 1].expandtabs(1) if self.line <= len(lines) else ""
         start = self.column - 1
         if self.end_line == self.line:
             width = max(1, self.end_column - self.column)

@@ -74,8 +74,17 @@ def test_missing_file_is_a_user_error(capsys: pytest.CaptureFixture[str]) -> Non
         pytest.param(b"data = inline { " + b"1 -> 2; " * 125_000 + b"}", marks=pytest.mark.slow),
         b"\xef\xbb\xbfparam theta",
     ],
-    ids=["empty", "binary", "all-bytes", "nested-parens", "unary-minus", "power-tower",
-         "1MB-sum", "1MB-data", "bom"],
+    ids=[
+        "empty",
+        "binary",
+        "all-bytes",
+        "nested-parens",
+        "unary-minus",
+        "power-tower",
+        "1MB-sum",
+        "1MB-data",
+        "bom",
+    ],
 )
 def test_no_traceback_for_hostile_input(
     content: bytes, tmp_path: Path, capsys: pytest.CaptureFixture[str]

@@ -85,7 +85,7 @@ def test_learner_steps_descend_the_finite_difference_gradient(spec: Path) -> Non
     for t in range(problem.train.horizon):
         before = t * (K + 1) + K  # state after the K attack steps of outer step t
         theta, delta = trajectory.theta[before], trajectory.delta[before]
-        grad = _finite_difference(lambda th: mean_loss(problem, th, delta), theta)
+        grad = _finite_difference(lambda th, d=delta: mean_loss(problem, th, d), theta)
         np.testing.assert_allclose(
             trajectory.theta[before + 1], theta - problem.train.lr * grad, atol=1e-8
         )
@@ -98,9 +98,7 @@ def test_attack_steps_ascend_the_finite_difference_gradient(spec: Path) -> None:
     attack = problem.attack
     substep = 1  # the first attack step: delta = 0 before it, so no projection history
     theta, delta = trajectory.theta[0], trajectory.delta[0]
-    grad = _finite_difference(
-        lambda d: float(per_sample_loss(problem, theta, d).sum()), delta
-    )
+    grad = _finite_difference(lambda d: float(per_sample_loss(problem, theta, d).sum()), delta)
     step = np.sign(grad) if attack.grad == "sign" else grad
     moved = delta + attack.step * step
     if attack.norm == "linf":

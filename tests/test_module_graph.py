@@ -11,13 +11,29 @@ PACKAGE = Path(__file__).resolve().parents[1] / "qrtc"
 
 # module prefix -> prefixes it must never import
 FORBIDDEN = {
-    "qrtc.ir": ("qrtc.frontend", "qrtc.passes", "qrtc.backends", "qrtc.reference", "qrtc.cli",
-                "qrtc.pipeline"),
+    "qrtc.ir": (
+        "qrtc.frontend",
+        "qrtc.passes",
+        "qrtc.backends",
+        "qrtc.reference",
+        "qrtc.cli",
+        "qrtc.pipeline",
+    ),
     "qrtc.errors": ("qrtc.",),
-    "qrtc.reference": ("qrtc.frontend", "qrtc.passes", "qrtc.backends", "qrtc.cli",
-                       "qrtc.pipeline"),
-    "qrtc.frontend": ("qrtc.passes", "qrtc.backends", "qrtc.reference", "qrtc.cli",
-                      "qrtc.pipeline"),
+    "qrtc.reference": (
+        "qrtc.frontend",
+        "qrtc.passes",
+        "qrtc.backends",
+        "qrtc.cli",
+        "qrtc.pipeline",
+    ),
+    "qrtc.frontend": (
+        "qrtc.passes",
+        "qrtc.backends",
+        "qrtc.reference",
+        "qrtc.cli",
+        "qrtc.pipeline",
+    ),
     "qrtc.passes": ("qrtc.backends", "qrtc.reference", "qrtc.cli"),
     "qrtc.backends": ("qrtc.cli",),
     "qrtc.pipeline": ("qrtc.cli",),

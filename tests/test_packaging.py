@@ -25,9 +25,7 @@ PROBE = (
 
 def _venv(tmp_path: Path) -> Path:
     venv = tmp_path / "venv"
-    subprocess.run(
-        [sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True
-    )
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
     return venv / ("Scripts" if os.name == "nt" else "bin") / "python"
 
 

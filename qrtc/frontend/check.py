@@ -117,9 +117,7 @@ class _Checker:
                 self.errors.append(error)
         attack = self._attack(statements.attacks[0]) if statements.attacks else None
         train = self._train(statements.trains[0]) if statements.trains else None
-        options = (
-            self._compile(statements.compiles[0]) if statements.compiles else CompileOptions()
-        )
+        options = self._compile(statements.compiles[0]) if statements.compiles else CompileOptions()
         prediction = self._prediction(statements.definitions, definitions, label_decl)
         loss = self._loss(statements.definitions, definitions)
         if self.errors:
@@ -184,7 +182,10 @@ class _Checker:
                 where = f" (the first is on line {first.line})" if first else ""
                 hint = None
                 if keyword == "input":
-                    hint = "one example's features are one input; declare it with a shape, e.g. input x[3]"
+                    hint = (
+                        "one example's features are one input; declare it with a shape, "
+                        "e.g. input x[3]"
+                    )
                 self.error(f"a spec has one '{keyword}'{where}", duplicate.span, hint)
         return grouped
 
@@ -260,9 +261,7 @@ class _Checker:
             blocks.append(
                 ParameterBlock(name=decl.name, shape=shape, offset=offset, span=decl.name_span)
             )
-            values.append(
-                value.reshape(-1) if value is not None else np.zeros(int(np.prod(shape)))
-            )
+            values.append(value.reshape(-1) if value is not None else np.zeros(int(np.prod(shape))))
             offset += blocks[-1].size
         theta0 = np.concatenate(values) if values else np.zeros(0)
         return blocks, theta0
@@ -271,7 +270,10 @@ class _Checker:
         self, decl: ast.ParamDecl, shape: tuple[int, ...]
     ) -> NDArray[np.float64] | None:
         init = decl.init
-        usage = "an initial value is zeros, ones, a number, an array literal or random(seed = 0, scale = 0.1)"
+        usage = (
+            "an initial value is zeros, ones, a number, an array literal or "
+            "random(seed = 0, scale = 0.1)"
+        )
         if init is None or (isinstance(init, ast.Name) and init.id == "zeros"):
             return np.zeros(shape)
         if isinstance(init, ast.Name) and init.id == "ones":
@@ -392,7 +394,8 @@ class _Checker:
         assert node is not None
         if node.shape != ():
             self.error(
-                f"the loss must be a scalar, but {definition.name!r} has {describe_shape(node.shape)}",
+                f"the loss must be a scalar, but {definition.name!r} has "
+                f"{describe_shape(node.shape)}",
                 definition.expr.span,
                 "reduce it with sum(...) or mean(...)",
             )
@@ -555,7 +558,9 @@ def _number(node: ast.Expr) -> float:
     except NotConstant:
         raise SpecError("must be a number", span=node.span) from None
     if value.shape != ():
-        raise SpecError(f"must be a number, not an array of {describe_shape(value.shape)}", span=node.span)
+        raise SpecError(
+            f"must be a number, not an array of {describe_shape(value.shape)}", span=node.span
+        )
     return float(value)
 
 

@@ -283,7 +283,7 @@ def _npy(
     keywords = _keywords(call, {"labels": "labels file"})
     if "labels" not in keywords:
         raise SpecError(
-            "npy(...) needs the labels file: labels = \"labels.npy\"",
+            'npy(...) needs the labels file: labels = "labels.npy"',
             span=call.span,
             hint=DATA_SOURCES["npy"],
         )

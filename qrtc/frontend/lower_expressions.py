@@ -203,7 +203,8 @@ class ExpressionLowering:
             raise _Reported()
         if divisor.shape not in ((), numerator.shape):
             raise self._fail(
-                f"cannot divide {describe_shape(numerator.shape)} by {describe_shape(divisor.shape)}",
+                f"cannot divide {describe_shape(numerator.shape)} by "
+                f"{describe_shape(divisor.shape)}",
                 node.span,
             )
         reciprocal = expr.Constant(value=1.0 / divisor, span=node.right.span)
@@ -305,7 +306,10 @@ class ExpressionLowering:
             size = int(np.prod(operand.shape, dtype=np.int64))
             total = expr.Sum(operand=operand, span=node.span)
             return expr.Mul(
-                left=total, right=expr.Constant(value=np.asarray(1.0 / size)), shape=(), span=node.span
+                left=total,
+                right=expr.Constant(value=np.asarray(1.0 / size)),
+                shape=(),
+                span=node.span,
             )
         assert name == "transpose", name
         if len(operand.shape) != 2:
@@ -362,7 +366,9 @@ class ExpressionLowering:
         try:
             coefficients = taylor_coefficients(inner.func, center, order)
         except ValueError as error:
-            raise self._fail(str(error), keywords["at"].value.span if "at" in keywords else node.span) from None
+            raise self._fail(
+                str(error), keywords["at"].value.span if "at" in keywords else node.span
+            ) from None
         if operand is None:
             raise _Reported()
         return expr.Taylor(

@@ -1,4 +1,4 @@
-"""The checker: what a valid spec means (compared with numpy written by hand) and what it refuses."""
+"""The checker: what a valid spec means (against numpy written by hand) and what it refuses."""
 
 from __future__ import annotations
 
@@ -71,7 +71,9 @@ def test_matrix_products_transpose_mean_and_indexing() -> None:
     X = problem.inputs
     u = X @ A + 2 * b - X
     expected = (u * u).mean(axis=1) + (X @ A)[:, 1] + A[0, 1] ** 3
-    np.testing.assert_allclose(evaluate(problem.prediction, problem.theta0, X, problem.labels), expected)
+    np.testing.assert_allclose(
+        evaluate(problem.prediction, problem.theta0, X, problem.labels), expected
+    )
 
 
 def test_taylor_is_the_polynomial_of_the_function() -> None:
@@ -189,7 +191,7 @@ def test_refusals(fragment: str, message: str) -> None:
 def test_csv_with_feature_selection(tmp_path: Path) -> None:
     (tmp_path / "d.csv").write_text("a,b,c,target\n1,2,3,4\n5,6,7,8\n")
     problem = load(
-        'param theta[2]\npredict f = dot(theta, x)\nloss l = (f - y)^2\ninput x[2]\nlabel y\n'
+        "param theta[2]\npredict f = dot(theta, x)\nloss l = (f - y)^2\ninput x[2]\nlabel y\n"
         'data = csv("d.csv", label = "target", features = ["c", "a"])\n'
         "attack pgd { radius = 0.1 }\ntrain { lr = 0.1; horizon = 1 }\n",
         tmp_path,
@@ -201,7 +203,7 @@ def test_csv_with_feature_selection(tmp_path: Path) -> None:
 def test_csv_label_defaults_to_the_label_name(tmp_path: Path) -> None:
     (tmp_path / "d.csv").write_text("x1,y,x2\n1,2,3\n")
     problem = load(
-        'param theta[2]\npredict f = dot(theta, x)\nloss l = (f - y)^2\ninput x[2]\nlabel y\n'
+        "param theta[2]\npredict f = dot(theta, x)\nloss l = (f - y)^2\ninput x[2]\nlabel y\n"
         'data = csv("d.csv")\nattack pgd { radius = 0.1 }\ntrain { lr = 0.1; horizon = 1 }\n',
         tmp_path,
     )
@@ -223,7 +225,7 @@ def test_csv_label_defaults_to_the_label_name(tmp_path: Path) -> None:
 def test_bad_csv(tmp_path: Path, content: str, message: str) -> None:
     (tmp_path / "d.csv").write_text(content)
     found = errors(
-        'param theta[2]\npredict f = dot(theta, x)\nloss l = (f - y)^2\ninput x[2]\nlabel y\n'
+        "param theta[2]\npredict f = dot(theta, x)\nloss l = (f - y)^2\ninput x[2]\nlabel y\n"
         'data = csv("d.csv")\nattack pgd { radius = 0.1 }\ntrain { lr = 0.1; horizon = 1 }\n',
         tmp_path,
     )
