@@ -50,7 +50,18 @@ __all__ = [
 
 
 def freeze_array(array: NDArray[np.float64]) -> NDArray[np.float64]:
-    """A read-only float64 copy of ``array``."""
+    """A read-only float64 copy of ``array``.
+
+    An array that is already read-only, float64 and owns its memory is returned as it is: nobody
+    can write to it any more, and a copy of a gigabyte-sized trajectory would double peak memory.
+    """
+    if (
+        isinstance(array, np.ndarray)
+        and array.dtype == np.float64
+        and not array.flags.writeable
+        and array.flags.owndata
+    ):
+        return array
     frozen = np.array(array, dtype=np.float64, copy=True)
     frozen.flags.writeable = False
     return frozen

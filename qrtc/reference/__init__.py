@@ -11,7 +11,7 @@ from qrtc.reference.autodiff import (
     value_and_input_gradient,
     value_and_theta_gradient,
 )
-from qrtc.reference.train import (
+from qrtc.reference.pgd import (
     attack_substep,
     learner_substep,
     mean_loss,

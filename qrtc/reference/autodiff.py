@@ -1,4 +1,4 @@
-r"""Numeric evaluation and reverse-mode differentiation of :mod:`qrtc.ir.expr`, batched over samples.
+r"""Numeric evaluation and reverse-mode differentiation of :mod:`qrtc.ir.expr`, over all samples.
 
 The expression IR describes one example. Here it is evaluated for all $M$ examples at once: a node
 that depends on :class:`~qrtc.ir.expr.Input` or :class:`~qrtc.ir.expr.Label` is *batched* (its
@@ -18,6 +18,7 @@ polynomial update maps, paper.md §2 A0); it shares no code with it. Every trave
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 from typing import TypeAlias, assert_never
 
 import numpy as np
@@ -47,11 +48,11 @@ def evaluate(root: expr.Node, theta: Array, inputs: Array, labels: Array) -> Arr
     Returns:
         A new array of shape ``(M, *root.shape)``; an unbatched root is repeated $M$ times.
     """
-    order = _schedule(root)
-    values, batched = _forward(order, *_as_arrays(theta, inputs, labels))
-    value = values[id(root)]
+    theta, inputs, labels = _as_arrays(theta, inputs, labels)
+    plan = _plan(root)
+    value = _forward(plan, theta, inputs, labels)[id(root)]
     n_samples = inputs.shape[0]
-    if batched[id(root)]:
+    if plan.batched[id(root)]:
         return np.array(value, dtype=np.float64)
     return np.array(np.broadcast_to(value, (n_samples, *root.shape)), dtype=np.float64)
 
@@ -105,11 +106,47 @@ def value_and_input_gradient(
 # ---- sweeps -----------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True, eq=False)
+class _Plan:
+    """Everything that depends on the DAG alone, computed once per root.
+
+    Attributes:
+        order: the nodes, operands before users.
+        batched: ``id(node) -> bool``, whether the node depends on the input or the label.
+        wanted: ``(wrt_theta, wrt_input) -> ids`` of the nodes that lead to a requested leaf;
+            only they get adjoints, so the attack never pays for the theta side and the learner
+            never pays for the (M, d) input side.
+    """
+
+    order: tuple[expr.Node, ...]
+    batched: dict[int, bool]
+    wanted: dict[tuple[bool, bool], frozenset[int]]
+
+
 # Keyed by node identity (nodes have eq=False); bounded so that many short-lived problems (tests,
 # Hypothesis) do not pin their DAGs in memory.
 @functools.lru_cache(maxsize=128)
-def _schedule(root: expr.Node) -> tuple[expr.Node, ...]:
-    return tuple(expr.postorder(root))
+def _plan(root: expr.Node) -> _Plan:
+    order = tuple(expr.postorder(root))
+    batched: dict[int, bool] = {}
+    to_theta: set[int] = set()
+    to_input: set[int] = set()
+    for node in order:
+        kids = expr.children(node)
+        batched[id(node)] = isinstance(node, expr.Input | expr.Label) or any(
+            batched[id(child)] for child in kids
+        )
+        if isinstance(node, expr.Parameter) or any(id(child) in to_theta for child in kids):
+            to_theta.add(id(node))
+        if isinstance(node, expr.Input) or any(id(child) in to_input for child in kids):
+            to_input.add(id(node))
+    wanted = {
+        (True, True): frozenset(to_theta | to_input),
+        (True, False): frozenset(to_theta),
+        (False, True): frozenset(to_input),
+        (False, False): frozenset(),
+    }
+    return _Plan(order=order, batched=batched, wanted=wanted)
 
 
 def _as_arrays(theta: Array, inputs: Array, labels: Array) -> tuple[Array, Array, Array]:
@@ -136,10 +173,11 @@ def _differentiate(
         raise ValueError(f"can only differentiate a scalar node, not shape {root.shape}")
     theta, inputs, labels = _as_arrays(theta, inputs, labels)
     n_samples = inputs.shape[0]
-    order = _schedule(root)
-    values, batched = _forward(order, theta, inputs, labels)
+    plan = _plan(root)
+    order = plan.order
+    values = _forward(plan, theta, inputs, labels)
 
-    if batched[id(root)]:
+    if plan.batched[id(root)]:
         loss = np.array(values[id(root)], dtype=np.float64)
         seed = np.ones(n_samples)
     else:
@@ -147,7 +185,7 @@ def _differentiate(
         # An unbatched root is the same L for every sample, so the adjoint of sum_i L_i is M.
         seed = np.asarray(float(n_samples))
 
-    adjoints = _backward(order, values, batched, seed, wrt_theta=wrt_theta, wrt_input=wrt_input)
+    adjoints = _backward(plan, values, seed, plan.wanted[wrt_theta, wrt_input])
 
     grad_theta: Array | None = None
     grad_input: Array | None = None
@@ -180,23 +218,21 @@ def _is_owned(array: Array, shape: tuple[int, ...]) -> bool:
     )
 
 
-def _forward(
-    order: tuple[expr.Node, ...], theta: Array, inputs: Array, labels: Array
-) -> tuple[dict[int, Array], dict[int, bool]]:
+def _forward(plan: _Plan, theta: Array, inputs: Array, labels: Array) -> dict[int, Array]:
     """Values keyed by ``id(node)``: shape ``(M, *shape)`` where batched, else ``shape``."""
     values: dict[int, Array] = {}
-    batched: dict[int, bool] = {}
-    for node in order:
-        is_batched = any(batched[id(child)] for child in expr.children(node))
+    batched = plan.batched
+    for node in plan.order:
+        is_batched = batched[id(node)]
         match node:
             case expr.Parameter():
                 value = theta[node.offset : node.offset + node.size].reshape(node.shape)
             case expr.Input():
                 _check_shape(node, inputs)
-                value, is_batched = inputs, True
+                value = inputs
             case expr.Label():
                 _check_shape(node, labels)
-                value, is_batched = labels, True
+                value = labels
             case expr.Constant():
                 value = node.value
             case expr.Add() | expr.Sub() | expr.Mul():
@@ -240,31 +276,14 @@ def _forward(
             case _:
                 assert_never(node)
         values[id(node)] = value
-        batched[id(node)] = is_batched
-    return values, batched
+    return values
 
 
 def _backward(
-    order: tuple[expr.Node, ...],
-    values: dict[int, Array],
-    batched: dict[int, bool],
-    seed: Array,
-    *,
-    wrt_theta: bool,
-    wrt_input: bool,
+    plan: _Plan, values: dict[int, Array], seed: Array, wanted: frozenset[int]
 ) -> dict[int, Array]:
     """Adjoints of $\\sum_i L_i$ keyed by ``id(node)``, shaped like the node's value."""
-    # Only nodes that lead to a requested leaf get adjoints: the attack never pays for the
-    # theta side and the learner never pays for the (M, d) input side.
-    wanted: set[int] = set()
-    for node in order:
-        if (
-            (wrt_theta and isinstance(node, expr.Parameter))
-            or (wrt_input and isinstance(node, expr.Input))
-            or any(id(child) in wanted for child in expr.children(node))
-        ):
-            wanted.add(id(node))
-
+    order, batched = plan.order, plan.batched
     adjoints: dict[int, Array] = {}
     root = order[-1]
     if id(root) in wanted:
@@ -281,7 +300,9 @@ def _backward(
         if grad is None:
             continue
         out_batched = batched[id(node)]
-        for child, contribution in _local_adjoints(node, grad, out_batched, values, batched, wanted):
+        for child, contribution in _local_adjoints(
+            node, grad, out_batched, values, batched, wanted
+        ):
             send(child, contribution)
     return adjoints
 
@@ -292,7 +313,7 @@ def _local_adjoints(
     out_batched: bool,
     values: dict[int, Array],
     batched: dict[int, bool],
-    wanted: set[int],
+    wanted: frozenset[int],
 ) -> list[tuple[expr.Node, Array]]:
     """``(child, adjoint contribution)`` for every wanted operand of ``node``."""
     result: list[tuple[expr.Node, Array]] = []
@@ -328,13 +349,17 @@ def _local_adjoints(
                 elif node.exponent == 2:
                     result.append((node.operand, 2.0 * base * grad))
                 else:
-                    result.append((node.operand, node.exponent * base ** (node.exponent - 1) * grad))
+                    result.append(
+                        (node.operand, node.exponent * base ** (node.exponent - 1) * grad)
+                    )
         case expr.Dot():
             left, right = node.left, node.right
             if wants(left):
                 result.append((left, _dot_adjoint(grad, out_batched, values, batched, left, right)))
             if wants(right):
-                result.append((right, _dot_adjoint(grad, out_batched, values, batched, right, left)))
+                result.append(
+                    (right, _dot_adjoint(grad, out_batched, values, batched, right, left))
+                )
         case expr.Sum():
             if wants(node.operand):
                 shape = values[id(node.operand)].shape
@@ -415,7 +440,7 @@ def _horner(coefficients: tuple[float, ...], shifted: Array) -> Array:
 
 def _dot(left: Array, left_batched: bool, right: Array, right_batched: bool) -> Array:
     if left_batched and right_batched:
-        return np.einsum("ij,ij->i", left, right)
+        return np.asarray(np.einsum("ij,ij->i", left, right))
     if left_batched:
         return left @ right  # (M, k) @ (k,): one BLAS gemv
     if right_batched:
@@ -468,7 +493,7 @@ def _promote(value: Array, is_vector: bool, is_left: bool) -> Array:
 def _bmm(a: Array, a_batched: bool, b: Array, b_batched: bool) -> Array:
     """``a_i @ b_i`` per sample, shape ``(M?, m, n)``; one BLAS call when one side is unbatched."""
     if a_batched and b_batched:
-        return np.matmul(a, b)
+        return np.asarray(np.matmul(a, b))
     if a_batched:
         n_samples, rows, inner = a.shape
         return (a.reshape(n_samples * rows, inner) @ b).reshape(n_samples, rows, b.shape[1])
@@ -485,8 +510,8 @@ def _bmm_summed(a: Array, a_batched: bool, b: Array, b_batched: bool) -> Array:
     if a_batched and b_batched:
         return np.tensordot(a, b, axes=([0, 2], [0, 1]))
     if a_batched:
-        return a.sum(axis=0) @ b
-    return a @ b.sum(axis=0)
+        return np.asarray(a.sum(axis=0) @ b)
+    return np.asarray(a @ b.sum(axis=0))
 
 
 def _matmul_node(node: expr.MatMul, values: dict[int, Array], batched: dict[int, bool]) -> Array:
@@ -507,7 +532,7 @@ def _matmul_adjoints(
     out_batched: bool,
     values: dict[int, Array],
     batched: dict[int, bool],
-    wanted: set[int],
+    wanted: frozenset[int],
 ) -> list[tuple[expr.Node, Array]]:
     r"""$\bar A = \bar C B^\top$, $\bar B = A^\top \bar C$ on promoted operands."""
     left_vector, right_vector = len(node.left.shape) == 1, len(node.right.shape) == 1

@@ -8,6 +8,7 @@ output. Together the cases use every node kind with batched and unbatched operan
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -100,7 +101,7 @@ def horner(coefficients: tuple[float, ...], u: Array, center: float) -> Array:
 def least_squares() -> Case:
     theta, x, y = param((3,), 0), E.Input(name="x", shape=(3,)), E.Label(name="y", shape=())
     root = mul(const(0.5), power(sub(E.Dot(left=theta, right=x), y), 2))
-    return Case(root, lambda t, x, y: 0.5 * (t @ x - y) ** 2, 3, (3,), ())
+    return Case(root, lambda t, x, y: float(0.5 * (t @ x - y) ** 2), 3, (3,), ())
 
 
 def dot_sides() -> Case:
@@ -111,7 +112,7 @@ def dot_sides() -> Case:
     root = add(mul(batched_left, both_batched), unbatched)
 
     def fn(t: Array, x: Array, y: Array) -> float:
-        return (x @ t) * (x @ x) + t @ t
+        return float((x @ t) * (x @ x) + t @ t)
 
     return Case(root, fn, 3, (3,), ())
 
@@ -183,7 +184,7 @@ def elementwise_broadcast() -> Case:
     theta, s = param((3,), 0), param((), 3)
     x, y = E.Input(name="x", shape=(3,)), E.Label(name="y", shape=())
     x0 = index(x, 0)  # batched scalar
-    terms = [
+    terms: list[E.Node] = [
         mul(add(y, theta, (3,)), sub(x, s, (3,)), (3,)),  # batched scalar + unbatched vector
         mul(E.Neg(operand=x, shape=(3,)), s, (3,)),  # batched vector * unbatched scalar
         mul(x0, theta, (3,)),  # batched scalar * unbatched vector
@@ -193,7 +194,7 @@ def elementwise_broadcast() -> Case:
         mul(const(2.0), mul(x, x, (3,)), (3,)),  # constant scalar * batched vector
         sub(x0, mul(x, theta, (3,)), (3,)),  # batched scalar - batched vector
     ]
-    vector = terms[0]
+    vector: E.Node = terms[0]
     for term in terms[1:]:
         vector = add(vector, mul(term, term, (3,)), (3,))
     root = add(total(vector), add(x0, s))  # batched scalar + unbatched scalar
@@ -362,12 +363,15 @@ def test_gradients_match_central_differences(name: str, data: st.DataObject) -> 
     loss, grad_theta, grad_input = reference.value_and_gradients(case.root, theta, inputs, labels)
 
     def summed(t: Array) -> float:
-        return sum(case.fn(t, x, y) for x, y in zip(inputs, labels, strict=True))
+        return float(sum(case.fn(t, x, y) for x, y in zip(inputs, labels, strict=True)))
+
+    def per_input(x: Array, y: Array) -> float:
+        return case.fn(theta, x, y)
 
     expected_theta = central_difference(summed, theta)
     expected_input = np.stack(
         [
-            central_difference(lambda x, y=y: case.fn(theta, x, y), x)
+            central_difference(functools.partial(per_input, y=y), x)
             for x, y in zip(inputs, labels, strict=True)
         ]
     )

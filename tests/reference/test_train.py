@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import importlib.util
 import itertools
-from pathlib import Path
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -44,9 +44,7 @@ def make_problem(
     horizon: int = 3,
 ) -> Problem:
     return Problem(
-        parameters=(
-            ParameterBlock(name="theta", shape=parameter_shape or theta0.shape, offset=0),
-        ),
+        parameters=(ParameterBlock(name="theta", shape=parameter_shape or theta0.shape, offset=0),),
         theta0=theta0,
         input_name="x",
         input_shape=inputs.shape[1:],
@@ -276,9 +274,7 @@ def test_projected_ascent_never_decreases_a_concave_loss(
         horizon=1,
     )
     trajectory = reference.train(problem)
-    losses = [
-        -0.5 * ((inputs + trajectory.delta[s]) @ theta0 - labels) ** 2 for s in range(0, 7)
-    ]
+    losses = [-0.5 * ((inputs + trajectory.delta[s]) @ theta0 - labels) ** 2 for s in range(0, 7)]
     for before, after in itertools.pairwise(losses):
         assert np.all(after >= before - 1e-12 * (1 + np.abs(before)))
 
@@ -291,10 +287,7 @@ def test_projection_keeps_every_delta_in_the_ball(norm: str, start: str) -> None
         theta0, inputs, labels, radius=radius, step=0.5, steps=3, norm=norm, start=start
     )
     delta = reference.train(problem).delta
-    if norm == "linf":
-        size = np.abs(delta).max(axis=2)
-    else:
-        size = np.linalg.norm(delta, axis=2)
+    size = np.abs(delta).max(axis=2) if norm == "linf" else np.linalg.norm(delta, axis=2)
     assert np.all(size <= radius * (1 + 1e-12))
     # The step is large against the radius, so the projection binds on most samples.
     assert np.sum(np.isclose(size, radius, rtol=1e-12)) > delta.shape[0] * delta.shape[1] // 2
@@ -369,7 +362,11 @@ def test_matrix_inputs_are_flattened_row_major() -> None:
     prediction = E.Sum(operand=E.MatMul(left=W, right=X, shape=(2, 2)))
     loss = E.Power(operand=E.Sub(left=prediction, right=y, shape=()), exponent=4, shape=())
     rng = np.random.default_rng(8)
-    theta0, inputs, labels = rng.normal(size=4) * 0.5, rng.normal(size=(3, 2, 2)), rng.normal(size=3)
+    theta0, inputs, labels = (
+        rng.normal(size=4) * 0.5,
+        rng.normal(size=(3, 2, 2)),
+        rng.normal(size=3),
+    )
     radius, step, lr, K, T = 0.2, 0.05, 0.01, 2, 2
     problem = make_problem(
         theta0, inputs, labels, loss, prediction, parameter_shape=(2, 2), radius=radius,
@@ -377,7 +374,7 @@ def test_matrix_inputs_are_flattened_row_major() -> None:
     )  # fmt: skip
     trajectory = reference.train(problem)
 
-    def hand_loss(theta: Array, x: Array, y: float) -> float:
+    def hand_loss(theta: Array, x: Array, y: Array) -> float:
         return float((np.sum(theta.reshape(2, 2) @ x) - y) ** 4)
 
     def fd(f: object, point: Array, h: float = 1e-6) -> Array:
@@ -394,15 +391,18 @@ def test_matrix_inputs_are_flattened_row_major() -> None:
         for _ in range(K):
             g = np.stack(
                 [
-                    fd(lambda d, i=i: hand_loss(theta, inputs[i] + d, labels[i]), delta[i])
+                    fd(lambda d, i=i, t=theta: hand_loss(t, inputs[i] + d, labels[i]), delta[i])
                     for i in range(3)
                 ]
             )
             delta = np.clip(delta + step * g, -radius, radius)
             states.append((theta, delta))
-        g_theta = sum(
-            fd(lambda t, i=i: hand_loss(t, inputs[i] + delta[i], labels[i]), theta)
-            for i in range(3)
+        g_theta = np.sum(
+            [
+                fd(lambda t, i=i, d=delta: hand_loss(t, inputs[i] + d[i], labels[i]), theta)
+                for i in range(3)
+            ],
+            axis=0,
         )
         theta = theta - lr / 3 * g_theta
         states.append((theta, delta))
@@ -423,7 +423,8 @@ label y
 data = inline {{ [0.5, -0.3] -> 0.2 ; [0.1, 0.4] -> -0.1 ; [-0.7, 0.2] -> 0.05 }}
 predict f = dot(theta, x)
 loss l = 0.5 * (f - y)^2
-attack pgd {{ norm = {norm}; radius = 0.05; step = 0.02; steps = 2; start = {start}; grad = {grad} }}
+attack pgd {{ norm = {norm}; radius = 0.05; step = 0.02; steps = 2;
+             start = {start}; grad = {grad} }}
 train {{ lr = 0.2; horizon = 3 }}
 """
 

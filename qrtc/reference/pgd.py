@@ -78,6 +78,9 @@ def train(problem: Problem) -> Trajectory:
         delta_history[substep] = 0.0 if problem.attack.start == "zero" else delta
         delta = delta_history[substep]
     clean_loss[horizon] = mean_loss(problem, theta)
+    # Handed over read-only, so that Trajectory keeps them instead of copying gigabytes.
+    for history in (theta_history, delta_history, clean_loss, adversarial_loss):
+        history.flags.writeable = False
     return Trajectory(
         theta=theta_history,
         delta=delta_history,
