@@ -220,10 +220,12 @@ class _Checker:
 
     def _check_unique_names(self, statements: _Statements) -> None:
         seen: dict[str, SourceSpan | None] = {}
-        named: list[tuple[str, SourceSpan | None]] = [
-            (decl.name, decl.name_span)
-            for decl in [*statements.params, *statements.inputs, *statements.labels]
+        declarations: list[ast.ParamDecl | ast.InputDecl | ast.LabelDecl] = [
+            *statements.params,
+            *statements.inputs,
+            *statements.labels,
         ]
+        named = [(decl.name, decl.name_span) for decl in declarations]
         named += [(d.name, d.name_span) for d in statements.definitions]
         for name, span in named:
             if name in seen:

@@ -224,18 +224,18 @@ def _csv(
                 f"{path}:{row_number}: row has {len(row)} cells, the header has {len(header)}",
                 span=path_span,
             )
-        for column in wanted:
-            cell = row[column].strip()
+        for index in wanted:
+            cell = row[index].strip()
             try:
-                table[row_number - 2, column] = float(cell)
+                table[row_number - 2, index] = float(cell)
             except ValueError:
                 raise SpecError(
-                    f"{path}:{row_number}: column {header[column]!r}: {cell!r} is not a number",
+                    f"{path}:{row_number}: column {header[index]!r}: {cell!r} is not a number",
                     span=path_span,
                 ) from None
-            if not np.isfinite(table[row_number - 2, column]):
+            if not np.isfinite(table[row_number - 2, index]):
                 raise SpecError(
-                    f"{path}:{row_number}: column {header[column]!r}: {cell!r} is not finite",
+                    f"{path}:{row_number}: column {header[index]!r}: {cell!r} is not finite",
                     span=path_span,
                     hint="NaN and infinite values cannot be trained on; remove or fill them",
                 )

@@ -10,7 +10,7 @@ one message.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -150,8 +150,11 @@ class ExpressionLowering:
                 else None,
             )
         shape = left.shape or right.shape
-        build: Callable[..., expr.Node] = {"+": expr.Add, "-": expr.Sub, "*": expr.Mul}[node.op]
-        return build(left=left, right=right, shape=shape, span=node.span)
+        if node.op == "+":
+            return expr.Add(left=left, right=right, shape=shape, span=node.span)
+        if node.op == "-":
+            return expr.Sub(left=left, right=right, shape=shape, span=node.span)
+        return expr.Mul(left=left, right=right, shape=shape, span=node.span)
 
     def _lower_or_none(self, node: ast.Expr) -> expr.Node | None:
         # Both operands are lowered even if the first fails, so both report their errors.

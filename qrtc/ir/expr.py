@@ -68,7 +68,7 @@ def freeze_array(array: NDArray[np.float64]) -> NDArray[np.float64]:
 
 
 def _span() -> SourceSpan | None:
-    return field(default=None, compare=False, repr=False)  # type: ignore[return-value]
+    return field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)

@@ -36,7 +36,7 @@ __all__ = ["FrozenPattern", "PolynomialMap", "PolynomialMaps", "SparseTensor"]
 
 
 def _span() -> SourceSpan | None:
-    return field(default=None, compare=False, repr=False)  # type: ignore[return-value]
+    return field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
@@ -85,7 +85,7 @@ class SparseTensor:
     def apply(self, u: NDArray[np.float64]) -> NDArray[np.float64]:
         r"""$A\,u^{\otimes k}$, shape ``(d,)``, without forming $u^{\otimes k}$."""
         products = self.values * np.prod(u[self.columns], axis=1)
-        return np.bincount(self.rows, weights=products, minlength=self.size)
+        return np.bincount(self.rows, weights=products, minlength=self.size).astype(np.float64)
 
     def flat_columns(self) -> NDArray[np.int64]:
         r"""Flat column indices $\sum_i a_i d^{k-i}$; needs $d^k < 2^{63}$."""

@@ -36,7 +36,7 @@ __all__ = ["AttackConfig", "CompileOptions", "ParameterBlock", "Problem", "Train
 
 
 def _span() -> SourceSpan | None:
-    return field(default=None, compare=False, repr=False)  # type: ignore[return-value]
+    return field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -47,7 +47,7 @@ BinaryOperator = Literal["+", "-", "*", "/", "@", "^"]
 
 
 def _span() -> SourceSpan | None:
-    return field(default=None, compare=False, repr=False)  # type: ignore[return-value]
+    return field(default=None, compare=False, repr=False)
 
 
 # ---- expressions ----------------------------------------------------------------------------

@@ -58,7 +58,8 @@ class Trajectory:
     @property
     def final_theta(self) -> NDArray[np.float64]:
         r"""$\theta_T$, shape ``(n,)``: the output of training."""
-        return self.theta[-1]
+        final: NDArray[np.float64] = self.theta[-1]
+        return final
 
     def state(self, substep: int) -> NDArray[np.float64]:
         r"""$z_s = (\theta, \delta_1, \dots, \delta_M)$ flattened, shape ``(n + M d,)``."""
