@@ -74,7 +74,7 @@ class SourceSpan:
         """The source line with carets under the span (first line only for multi-line spans)."""
         if self.text is None:
             return ""
-        lines = self.text.splitlines()
+        lines = self.text.split("\n")  # as Lark counts lines: form feeds and lone \r are not breaks
         source_line = lines[self.line - 1].expandtabs(1) if self.line <= len(lines) else ""
         start = self.column - 1
         if self.end_line == self.line:

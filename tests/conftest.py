@@ -3,10 +3,10 @@
 Profiles, chosen with ``HYPOTHESIS_PROFILE`` (default ``ci``):
 
 - ``ci``: no deadline (shared CI machines stall), 100 examples for ordinary properties.
-  Fuzz tests ask for more with an explicit ``@settings(max_examples=...)``, scaled by
-  :func:`fuzz_examples` so that ``nightly`` scales them too.
-- ``nightly``: no deadline, 2000 examples for ordinary properties, fuzz tests ten times theirs.
-- ``dev``: 20 examples, for a quick local run.
+  Fuzz tests ask for more (at least 2000) with ``strategies.fuzz_settings(n)``.
+- ``nightly``: no deadline, 2000 examples for ordinary properties; ``fuzz_settings`` gives fuzz
+  tests ten times their ``ci`` count.
+- ``dev``: 20 examples (fuzz tests a tenth of theirs), for a quick local run.
 """
 
 from __future__ import annotations
@@ -28,13 +28,6 @@ settings.register_profile(
     "dev", deadline=None, max_examples=20, suppress_health_check=_SLOW_GENERATION
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
-
-_FUZZ_SCALE = {"ci": 1, "nightly": 10, "dev": 1}
-
-
-def fuzz_examples(ci_examples: int) -> int:
-    """Examples for a fuzz test: ``ci_examples`` under ``ci``, ten times that under ``nightly``."""
-    return ci_examples * _FUZZ_SCALE.get(os.environ.get("HYPOTHESIS_PROFILE", "ci"), 1)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -6,6 +6,7 @@
 - :func:`spec_texts`: the same specs rendered by ``qrtc fmt``.
 - :func:`expressions`, :func:`any_specs`: arbitrary, mostly meaningless, but printable ASTs, for
   round-trip properties of the formatter and parser.
+- :func:`mutated_examples`: shipped examples with a few tokens or characters edited.
 - :func:`fuzz_settings`: ``@settings`` for fuzz tests, scaled by the Hypothesis profile.
 
 AST numbers are never negative (a negative literal is ``Negate(Number)``) and always finite,
@@ -14,7 +15,11 @@ except that :func:`any_specs` may hold ``inf``, which the parser produces for ``
 
 from __future__ import annotations
 
+import functools
 import os
+import re
+from pathlib import Path
+
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
@@ -22,11 +27,15 @@ from qrtc.frontend.format import format_spec
 from qrtc.ir import spec as ast
 
 __all__ = [
+    "FUZZ_NUMBERS",
     "KEYWORDS",
+    "SEEDS",
+    "VOCABULARY",
     "any_specs",
     "comment_texts",
     "expressions",
     "fuzz_settings",
+    "mutated_examples",
     "names",
     "numbers",
     "spec_texts",
@@ -34,19 +43,30 @@ __all__ = [
 ]
 
 KEYWORDS = (
-    "param input label data let predict loss attack train compile inline".split()
+    "param",
+    "input",
+    "label",
+    "data",
+    "let",
+    "predict",
+    "loss",
+    "attack",
+    "train",
+    "compile",
+    "inline",
 )
 """Words the grammar spells out. They are names wherever a keyword cannot stand (``let loss =
 1`` parses), but ``data = inline(...)`` does not, so generated data sources avoid ``inline``."""
 
-_FUZZ_SCALE = {"nightly": 10}
+_FUZZ_SCALE = {"nightly": 10.0, "dev": 0.1}
 
 
 def fuzz_settings(ci_examples: int) -> settings:
-    """``@settings`` for a fuzz test: ``ci_examples`` examples, ten times that under ``nightly``."""
-    scale = _FUZZ_SCALE.get(os.environ.get("HYPOTHESIS_PROFILE", "ci"), 1)
+    """``@settings`` for a fuzz test: ``ci_examples`` examples under the ``ci`` profile, ten times
+    that under ``nightly`` and a tenth under ``dev``."""
+    scale = _FUZZ_SCALE.get(os.environ.get("HYPOTHESIS_PROFILE", "ci"), 1.0)
     return settings(
-        max_examples=ci_examples * scale,
+        max_examples=max(1, round(ci_examples * scale)),
         deadline=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     )
@@ -86,6 +106,7 @@ def _hundredths(low: int, high: int) -> st.SearchStrategy[float]:
 _small_values = st.integers(-100, 100).map(lambda k: k / 100) | st.integers(-2, 2)
 
 
+@functools.cache
 def _array(shape: tuple[int, ...], values: st.SearchStrategy[int | float]) -> st.SearchStrategy:
     if not shape:
         return values.map(_num)
@@ -324,6 +345,7 @@ def spec_texts(*, shuffle: bool = True) -> st.SearchStrategy[str]:
 _NAME_PATTERN = r"(?!\d)\w{1,8}"
 
 
+@functools.cache
 def names() -> st.SearchStrategy[str]:
     """Any NAME token: ASCII and Unicode identifiers, and the keywords (valid as names)."""
     return st.one_of(
@@ -333,6 +355,7 @@ def names() -> st.SearchStrategy[str]:
     )
 
 
+@functools.cache
 def numbers() -> st.SearchStrategy[ast.Number]:
     """Non-negative literals: ints below 10^18 (longer ones parse as floats), finite floats."""
     return st.one_of(
@@ -346,6 +369,7 @@ def _strings() -> st.SearchStrategy[ast.String]:
     return st.text(max_size=12).map(lambda value: ast.String(value=value))
 
 
+@functools.cache
 def expressions(
     *, leaves: st.SearchStrategy[ast.Expr] | None = None, max_leaves: int = 12
 ) -> st.SearchStrategy[ast.Expr]:
@@ -362,9 +386,7 @@ def expressions(
         small = st.lists(children, max_size=3).map(tuple)
         return st.one_of(
             children.map(lambda e: ast.Negate(operand=e)),
-            st.builds(
-                _op, st.sampled_from(["+", "-", "*", "/", "@", "^"]), children, children
-            ),
+            st.builds(_op, st.sampled_from(["+", "-", "*", "/", "@", "^"]), children, children),
             st.builds(
                 lambda base, indices: ast.Index(base=base, indices=indices),
                 children,
@@ -389,11 +411,13 @@ def _shapes() -> st.SearchStrategy[tuple[int, ...]]:
     return st.lists(st.integers(0, 10), max_size=3).map(tuple)
 
 
+@functools.cache
 def _any_settings() -> st.SearchStrategy[tuple[ast.Setting, ...]]:
     setting = st.builds(lambda k, v: ast.Setting(name=k, value=v), names(), expressions())
     return st.lists(setting, max_size=4).map(tuple)
 
 
+@functools.cache
 def _data_sources() -> st.SearchStrategy[ast.InlineData | ast.Call]:
     sample = st.builds(lambda i, o: ast.Sample(input=i, label=o), expressions(), expressions())
     inline = st.lists(sample, max_size=4).map(lambda s: ast.InlineData(samples=tuple(s)))
@@ -405,6 +429,7 @@ def _data_sources() -> st.SearchStrategy[ast.InlineData | ast.Call]:
     return inline | call
 
 
+@functools.cache
 def _any_statements() -> st.SearchStrategy[ast.Statement]:
     return st.one_of(
         st.builds(
@@ -422,14 +447,13 @@ def _any_statements() -> st.SearchStrategy[ast.Statement]:
             names(),
             expressions(),
         ),
-        st.builds(
-            lambda m, s: ast.AttackSection(method=m, settings=s), names(), _any_settings()
-        ),
+        st.builds(lambda m, s: ast.AttackSection(method=m, settings=s), names(), _any_settings()),
         _any_settings().map(lambda s: ast.TrainSection(settings=s)),
         _any_settings().map(lambda s: ast.CompileSection(settings=s)),
     )
 
 
+@functools.cache
 def any_specs(*, max_statements: int = 8) -> st.SearchStrategy[ast.Spec]:
     """Arbitrary printable specs: any statements in any order, checker be damned."""
     return st.lists(_any_statements(), max_size=max_statements).map(
@@ -437,6 +461,100 @@ def any_specs(*, max_statements: int = 8) -> st.SearchStrategy[ast.Spec]:
     )
 
 
+@functools.cache
 def comment_texts() -> st.SearchStrategy[str]:
     """Comment bodies as the parser stores them: ``#``, then no newline, no trailing blanks."""
     return st.from_regex(r"#[^\n]{0,20}", fullmatch=True).map(str.rstrip)
+
+
+# ---- mutated shipped examples --------------------------------------------------------------
+
+# Names the checker knows, so that generated specs get past name resolution now and then.
+VOCABULARY = [
+    "theta", "θ", "W", "b", "x", "y", "f", "l", "z", "pgd", "zeros", "random", "seed", "scale",
+    "dot", "sum", "mean", "transpose", "taylor", "tanh", "sigmoid", "exp", "log", "softplus",
+    "order", "at", "csv", "npy", "synthetic", "n", "noise", "label", "labels", "norm", "linf",
+    "l2", "radius", "step", "steps", "start", "warm", "zero", "grad", "plain", "sign", "lr",
+    "horizon", "carleman_order", "scale", "padding", "precision", "auto", "inline", "param",
+]  # fmt: skip
+# Small numbers mostly; a few that overflow a float or an int64, or any memory (never a size that
+# a large machine might actually allocate).
+FUZZ_NUMBERS = [
+    "0", "1", "2", "3", "0.5", "0.05", "1e-3", ".5", "7.", "1e999", "1e-999",
+    "18446744073709551616", "99999999999999999999", "1000000000000", "1" * 400,
+]  # fmt: skip
+
+
+_TOKEN = re.compile(
+    r'"[^"\\\n]*(?:\\.[^"\\\n]*)*"|#[^\n]*|(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|\w+|->|\s+|\S'
+)
+_REPLACEMENTS = [
+    *VOCABULARY, *FUZZ_NUMBERS, "(", ")", "[", "]", "{", "}", ",", ";", "=", "->", "+", "-", "*",
+    "/", "@", "^", "**", ":", "'", '"', "#", "\n", " ", "\\", "\x00", "\x0c", "\r", "\u2028",
+    "\ufeff", "é", "𝑥", "data", "predict", "loss", "attack", "train", "compile", "let",
+]  # fmt: skip
+
+
+def _seeds() -> list[tuple[Path, str]]:
+    examples = Path(__file__).resolve().parents[1] / "examples"
+    seeds = []
+    for path in sorted(examples.glob("*.qrt")) + sorted((examples / "bad").glob("*.qrt")):
+        try:
+            seeds.append((path, path.read_text(encoding="utf-8")))
+        except UnicodeDecodeError:
+            continue  # examples/bad/not_utf8.qrt: parse_file's business, tested elsewhere
+    return seeds
+
+
+SEEDS = _seeds()
+"""(path, text) of every shipped example, good and bad, that is UTF-8 text."""
+
+
+_KEYWORDS = frozenset(KEYWORDS)
+_NUMBER_TOKEN = re.compile(r"(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+_WORD_TOKEN = re.compile(r"(?!\d)\w+")
+# Syntax-keeping edits (a number for a number, a name for a name) are listed twice, so that
+# about half the mutants get past the parser and exercise the checker.
+_MUTATIONS = [
+    "delete", "duplicate", "swap", "replace", "insert", "cut",
+    "renumber", "renumber", "rename", "rename",
+]  # fmt: skip
+
+
+@st.composite
+def mutated_examples(draw: st.DrawFn) -> tuple[Path, str]:
+    """A shipped example (its path and its text with one to four token or character edits)."""
+    path, text = draw(st.sampled_from(SEEDS))
+    tokens = _TOKEN.findall(text)
+    for _ in range(draw(st.integers(1, 4))):
+        kind = draw(st.sampled_from(_MUTATIONS))
+        if kind in ("renumber", "rename"):
+            pattern = _NUMBER_TOKEN if kind == "renumber" else _WORD_TOKEN
+            spots = [
+                i
+                for i, token in enumerate(tokens)
+                if pattern.fullmatch(token) and token not in _KEYWORDS
+            ]
+            if spots:
+                pool = FUZZ_NUMBERS if kind == "renumber" else VOCABULARY
+                tokens[draw(st.sampled_from(spots))] = draw(st.sampled_from(pool))
+                continue
+        if kind == "insert" or not tokens:
+            position = draw(st.integers(0, len(tokens)))
+            piece = draw(st.sampled_from(_REPLACEMENTS) | st.text(min_size=1, max_size=3))
+            tokens.insert(position, piece)
+            continue
+        i = draw(st.integers(0, len(tokens) - 1))
+        if kind == "delete":
+            del tokens[i]
+        elif kind == "duplicate":
+            tokens.insert(i, tokens[i])
+        elif kind == "swap":
+            j = draw(st.integers(0, len(tokens) - 1))
+            tokens[i], tokens[j] = tokens[j], tokens[i]
+        elif kind == "replace":
+            tokens[i] = draw(st.sampled_from(_REPLACEMENTS))
+        else:
+            j = draw(st.integers(i, min(len(tokens), i + 8)))
+            del tokens[i:j]
+    return path, "".join(tokens)

@@ -107,3 +107,11 @@ def test_attack_steps_ascend_the_finite_difference_gradient(spec: Path) -> None:
         norms = np.linalg.norm(moved, axis=1, keepdims=True)
         expected = moved * np.minimum(1.0, attack.radius / np.maximum(norms, 1e-300))
     np.testing.assert_allclose(trajectory.delta[substep], expected, atol=1e-8)
+
+
+@pytest.mark.parametrize("spec", EXAMPLES, ids=lambda path: path.stem)
+def test_example_is_in_canonical_form(spec: Path) -> None:
+    """``qrtc fmt --check examples/*.qrt`` holds: shipped specs are what users should write."""
+    from qrtc.frontend.format import format_spec
+
+    assert format_spec(qrtc.parse_file(str(spec))) == spec.read_text(encoding="utf-8")

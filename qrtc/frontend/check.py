@@ -6,6 +6,7 @@ a consequence of another one, as one :class:`~qrtc.errors.SpecErrors` sorted by 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +23,11 @@ from qrtc.ir import expr
 from qrtc.ir import spec as ast
 from qrtc.ir.problem import AttackConfig, CompileOptions, ParameterBlock, Problem, TrainConfig
 
-__all__ = ["check"]
+__all__ = ["MAX_ENTRIES", "check"]
+
+MAX_ENTRIES = 10**8
+"""Most entries in one declared array or data set: the reference and the passes hold every one
+in memory (10^8 float64 values are 0.8 GB)."""
 
 _REQUIRED = {
     "param": "param theta[2] = zeros",
@@ -245,6 +250,15 @@ class _Checker:
                     decl.span,
                 )
                 return None
+        size = math.prod(decl.shape)
+        if size > MAX_ENTRIES:
+            self.error(
+                f"{decl.name!r} has {size:.3g} entries; qrtc holds at most {MAX_ENTRIES:.0e} "
+                "entries per declaration in memory",
+                decl.span,
+                "larger models are for analytic resource estimates, not for compiling",
+            )
+            return None
         return decl.shape
 
     def _parameters(
@@ -431,7 +445,10 @@ class _Checker:
             try:
                 values[setting.name] = schema[setting.name](setting.value)
             except SpecError as error:
-                self.error(f"{setting.name} {error.message}", error.span, error.hint)
+                message = error.message
+                if message.startswith("must "):
+                    message = f"{setting.name} {message}"
+                self.error(message, error.span, error.hint)
                 ok = False
         for name in required:
             if name not in values and not any(s.name == name for s in section.settings):
@@ -635,5 +652,6 @@ def _end_span(spec: ast.Spec) -> SourceSpan:
 def _first_line(span: SourceSpan | None) -> SourceSpan | None:
     if span is None or span.text is None:
         return span
-    line_text = span.text.splitlines()[span.line - 1] if span.text else ""
+    lines = span.text.split("\n")
+    line_text = lines[span.line - 1] if span.line <= len(lines) else ""
     return SourceSpan(span.file, span.line, span.column, span.line, len(line_text) + 1, span.text)

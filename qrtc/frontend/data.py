@@ -25,7 +25,10 @@ from qrtc.frontend.constants import NotConstant, describe_shape, fold, fold_inte
 from qrtc.frontend.lower_expressions import suggest
 from qrtc.ir import spec as ast
 
-__all__ = ["DATA_SOURCES", "Dataset", "load_data"]
+__all__ = ["DATA_SOURCES", "MAX_DATA_ENTRIES", "Dataset", "load_data"]
+
+MAX_DATA_ENTRIES = 10**8
+"""Most values a data set may hold; everything is kept in memory."""
 
 DATA_SOURCES = {
     "inline": "inline { [x1, x2] -> y; ... }",
@@ -364,6 +367,12 @@ def _synthetic(
         kind = node.id
     input_size = int(np.prod(input_shape, dtype=np.int64))
     label_size = int(np.prod(label_shape, dtype=np.int64))
+    if count * max(input_size, label_size) > MAX_DATA_ENTRIES:
+        raise SpecError(
+            f"synthetic data of {count} samples would hold {count * input_size:.3g} values; "
+            f"qrtc holds at most {MAX_DATA_ENTRIES:.0e} in memory",
+            span=keywords["n"].value.span if "n" in keywords else call.span,
+        )
     rng = np.random.default_rng(seed)
     teacher = rng.normal(0.0, 1.0 / np.sqrt(input_size), size=(label_size, input_size))
     inputs = rng.normal(0.0, scale, size=(count, input_size))

@@ -7,8 +7,9 @@ The canonical form:
 
 - One statement per line, in source order. A blank line separates runs of statements of
   different kinds (declarations ``param``/``input``/``label``; ``data``; definitions
-  ``let``/``predict``/``loss``; sections ``attack``/``train``/``compile``). Between statements of
-  one kind a blank line of the source is kept (several collapse into one); no other blank lines.
+  ``let``/``predict``/``loss``; sections ``attack``/``train``/``compile``). Elsewhere between
+  statements, and the comments on lines of their own before them, a blank line of the source is
+  kept (several collapse into one). There are no other blank lines.
 - A section, and ``data = inline { ... }``, sits on one line
   (``train { lr = 0.2; horizon = 3 }``, samples separated by ``"; "``) when it fits in
   :data:`LINE_WIDTH` columns and holds no comment. Otherwise each setting gets its own line,
@@ -40,6 +41,7 @@ placed by their spans:
 
 from __future__ import annotations
 
+import bisect
 import json
 import math
 import re
@@ -147,7 +149,7 @@ def _statement_lines(index: int, statement: ast.Statement, notes: _Notes) -> lis
         case ast.DataDecl(source=ast.InlineData(samples=samples)):
             items = [f"{_expr(s.input)} -> {_expr(s.label)}" for s in samples]
             return _block(index, "data = inline", items, [";"] * len(items), notes)
-        case ast.DataDecl(source=source):
+        case ast.DataDecl(source=ast.Call() as source):
             return [f"data = {_expr(source)}"]
         case ast.AttackSection(method=method, settings=settings):
             return _block(index, f"attack {_name(method)}", *_settings(settings), notes)
@@ -307,10 +309,28 @@ def _children(statement: ast.Statement) -> Sequence[ast.Setting | ast.Sample] | 
     return None
 
 
-def _bounds(span: SourceSpan | None) -> tuple[_Position, _Position] | None:
-    if span is None:
-        return None
-    return (span.line, span.column), (span.end_line, span.end_column)
+class _Items:
+    """The spans of a run of items in source order (statements, or one block's children)."""
+
+    def __init__(self, spans: Sequence[SourceSpan | None]) -> None:
+        self._index = [i for i, span in enumerate(spans) if span is not None]
+        located = [span for span in spans if span is not None]
+        self._starts = [(span.line, span.column) for span in located]
+        self._ends = [(span.end_line, span.end_column) for span in located]
+        self._end_lines = {i: span.end_line for i, span in zip(self._index, located, strict=True)}
+
+    def locate(self, position: _Position) -> tuple[int | None, int | None, int | None]:
+        """(item containing ``position``, last item before it, first item after it)."""
+        k = bisect.bisect_right(self._starts, position) - 1
+        following = self._index[k + 1] if k + 1 < len(self._index) else None
+        if k < 0:
+            return None, None, following
+        if position < self._ends[k]:
+            return self._index[k], None, None
+        return None, self._index[k], following
+
+    def end_line(self, item: int) -> int:
+        return self._end_lines[item]
 
 
 def _attach_comments(spec: ast.Spec) -> _Notes:
@@ -320,24 +340,24 @@ def _attach_comments(spec: ast.Spec) -> _Notes:
         (c for c in spec.comments if c.span is not None),
         key=lambda c: (c.span.line, c.span.column) if c.span else (0, 0),
     )
-    statements = [_bounds(s.span) for s in spec.statements]
+    statements = _Items([s.span for s in spec.statements])
+    blocks: dict[int, _Items] = {}
     opened: set[int] = set()
     for comment in placed:
         assert comment.span is not None
         position = (comment.span.line, comment.span.column)
         alone = own_line(comment)
-        inside, previous, following = _locate(position, statements)
+        inside, previous, following = statements.locate(position)
         if inside is None:
             _place_between(notes, (), comment, alone, previous, following, statements)
             continue
-        statement = spec.statements[inside]
-        children = _children(statement)
+        children = _children(spec.statements[inside])
         if children is None:
-            moved = _Placed(comment.text, None)
-            notes.leading.setdefault((inside,), []).append(moved)
+            notes.leading.setdefault((inside,), []).append(_Placed(comment.text, None))
             continue
-        child_bounds = [_bounds(child.span) for child in children]
-        child, previous, following = _locate(position, child_bounds)
+        if inside not in blocks:
+            blocks[inside] = _Items([child.span for child in children])
+        child, previous, following = blocks[inside].locate(position)
         if child is not None:
             notes.leading.setdefault((inside, child), []).append(_Placed(comment.text, None))
             continue
@@ -350,32 +370,12 @@ def _attach_comments(spec: ast.Spec) -> _Notes:
                 notes.header[inside] = comment.text
                 continue
             alone = True
-        _place_between(notes, (inside,), comment, alone, previous, following, child_bounds)
+        _place_between(notes, (inside,), comment, alone, previous, following, blocks[inside])
     # Comments without a span have no place; keep them at the end of the file.
-    notes.footers.setdefault((), []).extend(
-        _Placed(c.text, None) for c in spec.comments if c.span is None
-    )
-    if not notes.footers[()]:
-        del notes.footers[()]
+    unplaced = [_Placed(c.text, None) for c in spec.comments if c.span is None]
+    if unplaced:
+        notes.footers.setdefault((), []).extend(unplaced)
     return notes
-
-
-def _locate(
-    position: _Position, bounds: Sequence[tuple[_Position, _Position] | None]
-) -> tuple[int | None, int | None, int | None]:
-    """(item containing ``position``, last item before it, first item after it)."""
-    previous = following = None
-    for i, bound in enumerate(bounds):
-        if bound is None:
-            continue
-        start, end = bound
-        if start <= position < end:
-            return i, None, None
-        if end <= position:
-            previous = i
-        elif following is None:
-            following = i
-    return None, previous, following
 
 
 def _place_between(
@@ -385,15 +385,13 @@ def _place_between(
     alone: bool,
     previous: int | None,
     following: int | None,
-    bounds: Sequence[tuple[_Position, _Position] | None],
+    items: _Items,
 ) -> None:
     assert comment.span is not None
     line = comment.span.line
-    if not alone:
-        previous_bound = bounds[previous] if previous is not None else None
-        if previous is not None and previous_bound is not None and previous_bound[1][0] == line:
-            notes.trailing.setdefault((*container, previous), []).append(comment.text)
-            return
+    if not alone and previous is not None and items.end_line(previous) == line:
+        notes.trailing.setdefault((*container, previous), []).append(comment.text)
+        return
     # A comment after code that ends no item (say, after a lone ';') starts a line of its own.
     kept = _Placed(comment.text, line if alone and not container else None)
     if following is not None:
@@ -405,11 +403,10 @@ def _place_between(
 def _own_line_test(spec: ast.Spec) -> Callable[[ast.Comment], bool]:
     """A predicate: does a comment stand on a line of its own (nothing but blanks before it)?"""
     text = spec.text
-    line_starts = [0]
-    for i, char in enumerate(text):
-        if char == "\n":
-            line_starts.append(i + 1)
-    ends = _item_ends(spec)
+    line_starts = [0, *(match.end() for match in re.finditer("\n", text))]
+    first_end: dict[int, int] = {}  # line -> leftmost end column of an item ending on it
+    for line, column in _item_ends(spec):
+        first_end[line] = min(column, first_end.get(line, column))
 
     def own_line(comment: ast.Comment) -> bool:
         span = comment.span
@@ -420,7 +417,7 @@ def _own_line_test(spec: ast.Spec) -> Callable[[ast.Comment], bool]:
             if text.startswith(comment.text, offset) and "\n" not in text[start:offset]:
                 return text[start:offset].strip() == ""
         # No source text to look at (a spec built in code): trust the items' spans.
-        return not any(line == span.line and column <= span.column for line, column in ends)
+        return first_end.get(span.line, span.column + 1) > span.column
 
     return own_line
 

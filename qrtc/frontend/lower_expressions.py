@@ -20,7 +20,7 @@ from qrtc.frontend.taylor import ANALYTIC_FUNCTIONS, taylor_coefficients
 from qrtc.ir import expr
 from qrtc.ir import spec as ast
 
-__all__ = ["FUNCTIONS", "ExpressionLowering", "suggest"]
+__all__ = ["FUNCTIONS", "MAX_EXPONENT", "ExpressionLowering", "suggest"]
 
 FUNCTIONS: dict[str, str] = {
     "dot": "dot(a, b): sum of a[k] * b[k] over two vectors of equal length",
@@ -34,6 +34,8 @@ FUNCTIONS: dict[str, str] = {
 _NOT_ANALYTIC = {"relu", "abs", "max", "min", "sign", "clip", "round", "floor", "ceil", "step"}
 
 _MAX_TAYLOR_ORDER = 32
+MAX_EXPONENT = 64
+"""Highest power accepted: the Carleman lift grows as d^(degree), so even this is generous."""
 
 
 def suggest(name: str, candidates: object) -> str | None:
@@ -183,6 +185,12 @@ class ExpressionLowering:
                 node.right.span,
                 hint="negative powers are not polynomial; divide by constants only",
             )
+        if exponent > MAX_EXPONENT:
+            raise self._fail(
+                f"exponent {exponent} is too large; qrtc builds polynomials of degree up to "
+                f"{MAX_EXPONENT}",
+                node.right.span,
+            )
         if base is None:
             raise _Reported()
         return expr.Power(operand=base, exponent=exponent, shape=base.shape, span=node.span)
@@ -210,7 +218,14 @@ class ExpressionLowering:
                 f"{describe_shape(divisor.shape)}",
                 node.span,
             )
-        reciprocal = expr.Constant(value=1.0 / divisor, span=node.right.span)
+        with np.errstate(over="ignore"):
+            inverse = 1.0 / divisor
+        if not np.all(np.isfinite(inverse)):
+            raise self._fail(
+                "dividing by this constant overflows: its reciprocal is not a finite number",
+                node.right.span,
+            )
+        reciprocal = expr.Constant(value=inverse, span=node.right.span)
         return expr.Mul(left=numerator, right=reciprocal, shape=numerator.shape, span=node.span)
 
     def _matmul(self, left: expr.Node, right: expr.Node, node: ast.BinaryOp) -> expr.Node:

@@ -149,7 +149,8 @@ def _syntax_error(error: UnexpectedInput, text: str, file: str) -> SpecSyntaxErr
     if isinstance(error, UnexpectedToken | UnexpectedEOF):
         label = _match_example(error)
     if isinstance(error, UnexpectedCharacters):
-        char = text[error.pos_in_stream] if error.pos_in_stream < len(text) else ""
+        position = error.pos_in_stream or 0
+        char = text[position] if position < len(text) else ""
         message = f"unexpected character {char!r}"
         label = _CHARACTER_LABELS.get(char)
         expected = error.allowed or set()
@@ -414,7 +415,7 @@ class _ToSpec(Transformer_NonRecursive[Token, Any]):
             raise SpecSyntaxError(
                 f"invalid escape sequence in string {str(token)!r}",
                 span=self._token_span(token),
-                hint=r'the escapes are \" \\ \/ \b \f \n \r \t and \uXXXX',
+                hint=r"the escapes are \" \\ \/ \b \f \n \r \t and \uXXXX",
             ) from None
         return ast.String(value=value, span=self._span(meta))
 

@@ -75,7 +75,10 @@ SYNTAX_EXAMPLES: dict[str, list[str]] = {
         "attack pgd { radius = 0.1",
         "data = inline { 1 -> 2",
     ],
-    "a statement starts with param, input, label, data, let, predict, loss, attack, train or compile": [
+    (
+        "a statement starts with param, input, label, data, let, predict, loss, attack, train "
+        "or compile"
+    ): [
         "theta = 1",
         "model f = x",
         "function f = x",

@@ -136,7 +136,7 @@ class PolynomialMap:
         return max(nonzero, default=1)
 
     def apply(self, u: NDArray[np.float64]) -> NDArray[np.float64]:
-        """The image of the deviation ``u`` (shape ``(d_z,)``): $\\mathcal F(z^\\star + u) - z^\\star$."""
+        r"""$\mathcal F(z^\star + u) - z^\star$ for the deviation ``u``, shape ``(d_z,)``."""
         out = self.constant.copy()
         for term in self.terms:
             if term.nnz:

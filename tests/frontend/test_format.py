@@ -8,11 +8,14 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from strategies import any_specs, comment_texts, fuzz_settings, specs
+from strategies import any_specs, comment_texts, fuzz_settings, mutated_examples, specs
 
+from qrtc.errors import QrtError
+from qrtc.frontend.check import check
 from qrtc.frontend.format import LINE_WIDTH, format_spec
 from qrtc.frontend.parse import parse
 from qrtc.ir import spec as ast
+from qrtc.ir.problem import Problem
 
 EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "examples").glob("*.qrt"))
 
@@ -36,6 +39,13 @@ def test_valid_specs_round_trip(spec: ast.Spec) -> None:
     text = format_spec(spec)
     assert parse(text) == spec
     assert format_spec(parse(text)) == text
+
+
+@given(specs())
+def test_valid_specs_pass_the_checker(spec: ast.Spec) -> None:
+    """``specs()`` promises valid specs: the checker accepts them, as built and as text."""
+    assert isinstance(check(spec), Problem)
+    assert isinstance(check(parse(format_spec(spec))), Problem)
 
 
 @fuzz_settings(500)
@@ -138,7 +148,9 @@ def test_sections_split_one_setting_a_line_when_too_wide() -> None:
 def test_inline_data_splits_one_sample_a_line_when_too_wide() -> None:
     samples = "; ".join(f"[{i}, {i}, {i}, {i}] -> {i}" for i in range(6))
     assert fmt(f"data = inline {{ {samples} }}") == (
-        "data = inline {\n" + "".join(f"    [{i}, {i}, {i}, {i}] -> {i};\n" for i in range(6)) + "}\n"
+        "data = inline {\n"
+        + "".join(f"    [{i}, {i}, {i}, {i}] -> {i};\n" for i in range(6))
+        + "}\n"
     )
 
 
@@ -228,16 +240,18 @@ def test_comments_before_the_first_setting_keep_their_order() -> None:
 
 
 def test_comments_of_a_spec_built_in_code_without_spans_go_last() -> None:
-    spec = ast.Spec(
-        statements=(ast.InputDecl(name="x"),), comments=(ast.Comment(text="# loose"),)
-    )
+    spec = ast.Spec(statements=(ast.InputDecl(name="x"),), comments=(ast.Comment(text="# loose"),))
     assert format_spec(spec) == "input x\n# loose\n"
+
+
+_SPECS_TO_COMMENT = specs() | any_specs(max_statements=4)
 
 
 @st.composite
 def commented_texts(draw: st.DrawFn) -> tuple[str, list[str]]:
-    """Canonical text of a spec with comments put at random token boundaries and line ends."""
-    text = format_spec(draw(specs() | any_specs(max_statements=4)))
+    """Canonical text of a spec with comments put at random token boundaries and line ends, and
+    blank lines added."""
+    text = format_spec(draw(_SPECS_TO_COMMENT))
     slots = [
         (m.start(), m.group() == "\n")
         for m in _STRING_COMMENT_OR_SPACE.finditer(text)
@@ -248,9 +262,12 @@ def commented_texts(draw: st.DrawFn) -> tuple[str, list[str]]:
     inserted: list[tuple[int, str]] = []
     for position, at_line_end in chosen:
         comment = draw(comment_texts())
-        # At a line end a comment trails code; elsewhere it ends its line, and a second comment
-        # at the same place stands on a line of its own.
-        inserted.append((position, f"  {comment}" if at_line_end else f" {comment}\n"))
+        # At a line end a comment trails code (or a blank line is added); elsewhere it ends its
+        # line, and a second comment at the same place stands on a line of its own.
+        if at_line_end:
+            inserted.append((position, draw(st.sampled_from([f"  {comment}", "\n"]))))
+        else:
+            inserted.append((position, f" {comment}\n"))
     # Insert from the back so that earlier positions stay valid; equal positions keep draw order.
     order = sorted(range(len(inserted)), key=lambda i: (inserted[i][0], i), reverse=True)
     for i in order:
@@ -268,4 +285,19 @@ def test_every_comment_is_kept_in_order_and_formatting_is_idempotent(
     once = fmt(text)
     assert parse(once) == parse(text)
     assert comment_texts_of(once) == comments
+    assert fmt(once) == once
+
+
+@fuzz_settings(1000)
+@given(mutated_examples())
+def test_mutated_examples_that_parse_format_idempotently(case: tuple[Path, str]) -> None:
+    """Real layouts, odd names and comments anywhere: whatever parses, formats and re-parses."""
+    _, text = case
+    try:
+        spec = parse(text)
+    except QrtError:
+        return
+    once = format_spec(spec)
+    assert parse(once) == spec
+    assert comment_texts_of(once) == [comment.text for comment in spec.comments]
     assert fmt(once) == once

@@ -1,0 +1,150 @@
+r"""Assemble the history-state linear system: :class:`CarlemanMaps` -> :class:`BlockSystem`.
+
+Implements paper.md §4.1 ($\mathbf L = I - \mathbf S$ with $S = T(K+1)$ Carleman steps and $p$
+idling blocks, $\mathbf b = (\tilde Y_0, 0, \dots)$), the sparsity count of §4.2, the success
+probability of §4.3 and the norm and condition-number bounds of §5 ("Carleman/QLSA literature,
+see paper.md §4-§5"). ``padding = auto`` is $p = S$ (design.md §2 item 9).
+
+The explicit CSR is built only up to ``MAX_EXPLICIT_NNZ`` non-zeros; beyond, the system stays
+implicit (rows and columns on demand). $\Lambda$ is computed exactly with dense products when
+$(K+1)\,S\,D_N^3 \le$ ``_MAX_EXACT_PROPAGATOR_WORK``, otherwise bounded by per-step norms.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+from numpy.typing import NDArray
+
+from qrtc.errors import CompileError
+from qrtc.ir.block_system import BlockSystem
+from qrtc.ir.carleman import CarlemanMaps
+from qrtc.ir.problem import CompileOptions
+from qrtc.passes.carleman_embed import spectral_norm
+
+__all__ = ["MAX_EXPLICIT_NNZ", "assemble_block_system"]
+
+MAX_EXPLICIT_NNZ = 30_000_000
+_MAX_EXACT_PROPAGATOR_WORK = 5e8
+_MAX_EXACT_PROPAGATOR_SIZE = 600
+_MAX_RECURRENCE_WORK = 200_000_000
+
+
+def assemble_block_system(carleman: CarlemanMaps, *, options: CompileOptions) -> BlockSystem:
+    r"""Build $\mathbf L$, $\mathbf b$ and the read-out, and report sparsity, $\kappa$, $\alpha$.
+
+    Args:
+        carleman: the two Carleman matrices (rescaled), the schedule and $z_0$.
+        options: ``padding`` ($p \ge 0$; None = auto, $p = S$).
+
+    Returns:
+        The block system; ``matrix`` is None (implicit) above ``MAX_EXPLICIT_NNZ`` non-zeros.
+
+    Raises:
+        CompileError: a negative padding, or $\dim\mathbf L \ge 2^{63}$.
+    """
+    span = options.span or carleman.origin
+    substeps = carleman.n_substeps
+    padding = substeps if options.padding is None else options.padding
+    if padding < 0:
+        raise CompileError(f"padding must be a non-negative integer, not {padding!r}", span=span)
+    size = carleman.lifted_size
+    n_blocks = substeps + 1 + padding
+    if n_blocks * size >= 2**63:
+        raise CompileError(
+            f"the block system has dimension {n_blocks * size}, beyond 2^63",
+            span=span,
+            hint="lower carleman_order, horizon or padding",
+        )
+    attack, learner = carleman.attack, carleman.learner
+    horizon, pgd_steps = carleman.horizon, carleman.pgd_steps
+    nnz = (
+        size + horizon * (pgd_steps * (attack.nnz + size) + learner.nnz + size) + padding * 2 * size
+    )
+    idle = 1 if padding else 0
+    row_sparsity = 1 + max(attack.row_sparsity, learner.row_sparsity, idle)
+    column_sparsity = 1 + max(attack.column_sparsity, learner.column_sparsity, idle)
+    max_abs_entry = max(1.0, attack.max_abs_entry, learner.max_abs_entry)
+    max_step_norm = max(attack.norm, learner.norm)
+    propagator, exact = _propagator_bound(carleman)
+    norm_bound = 1.0 + max(max_step_norm, 1.0)
+    inverse_norm_bound = n_blocks * propagator
+    terminal, theta = _probabilities(carleman, padding)
+
+    system = BlockSystem(
+        carleman=carleman,
+        padding=padding,
+        padding_is_auto=options.padding is None,
+        initial_block=carleman.lift(carleman.initial_state - carleman.expansion_point),
+        matrix=None,
+        nnz=nnz,
+        row_sparsity=row_sparsity,
+        column_sparsity=column_sparsity,
+        row_sparsity_bound=1 + max(attack.row_sparsity_bound, learner.row_sparsity_bound, idle),
+        column_sparsity_bound=1
+        + max(attack.column_sparsity_bound, learner.column_sparsity_bound, idle),
+        max_abs_entry=max_abs_entry,
+        alpha=max(row_sparsity, column_sparsity) * max_abs_entry,
+        max_step_norm=max_step_norm,
+        max_step_norm_is_exact=attack.norm_is_exact and learner.norm_is_exact,
+        propagator_bound=propagator,
+        propagator_bound_is_exact=exact,
+        norm_bound=norm_bound,
+        inverse_norm_bound=inverse_norm_bound,
+        kappa_bound=norm_bound * inverse_norm_bound,
+        terminal_probability=terminal,
+        theta_probability=theta,
+        origin=carleman.origin,
+    )
+    if nnz <= MAX_EXPLICIT_NNZ:
+        system = dataclasses.replace(system, matrix=system.to_scipy())
+    return system
+
+
+def _propagator_bound(carleman: CarlemanMaps) -> tuple[float, bool]:
+    r"""$\Lambda = \max(1, \max_{s < s' \le S}\|C_{s'}\cdots C_{s+1}\|_2)$ and whether it is exact.
+
+    Idling blocks multiply by $I$, so windows reaching into the padding repeat windows ending
+    at $S$, and the empty product gives 1. The schedule has period $K+1$, so a window is fixed
+    by its start phase $\phi = s \bmod (K+1)$ and its length: for each $\phi$ one running
+    product from $s = \phi$ to $S$ covers them all ($(K+1)S$ dense products).
+    """
+    size, substeps, period = carleman.lifted_size, carleman.n_substeps, carleman.pgd_steps + 1
+    if size <= _MAX_EXACT_PROPAGATOR_SIZE and period * substeps * size**3 <= (
+        _MAX_EXACT_PROPAGATOR_WORK
+    ):
+        dense = (carleman.attack.matrix.toarray(), carleman.learner.matrix.toarray())
+        largest = 1.0
+        for phase in range(min(period, substeps)):
+            product = np.eye(size)
+            for substep in range(phase + 1, substeps + 1):
+                product = dense[0 if substep % period else 1] @ product
+                largest = max(largest, spectral_norm(product))
+        return largest, True
+    log_bound = carleman.horizon * (
+        carleman.pgd_steps * math.log(max(1.0, carleman.attack.norm))
+        + math.log(max(1.0, carleman.learner.norm))
+    )
+    return (math.exp(log_bound) if log_bound < 700 else math.inf), False
+
+
+def _probabilities(carleman: CarlemanMaps, padding: int) -> tuple[float | None, float | None]:
+    r"""$P_{\rm term}$ and $P_\theta$ of paper.md §4.3 from the forward recurrence."""
+    substeps = carleman.n_substeps
+    if substeps * max(carleman.attack.nnz, carleman.learner.nnz) > _MAX_RECURRENCE_WORK:
+        return None, None
+    state: NDArray[np.float64] = carleman.lift(carleman.initial_state - carleman.expansion_point)
+    history = 0.0
+    with np.errstate(all="ignore"):
+        for substep in range(1, substeps + 1):
+            history += float(state @ state)
+            state = carleman.matrix_at(substep).matrix @ state
+        terminal = (padding + 1) * float(state @ state)
+        theta = state[1 : 1 + carleman.n_params]
+        p_term = terminal / (history + terminal)
+        p_theta = float(theta @ theta) / float(state @ state)
+    if not (math.isfinite(p_term) and math.isfinite(p_theta)):
+        return None, None
+    return p_term, p_theta
