@@ -1,4 +1,4 @@
-"""The ``qrtc`` command line: ``check``, ``fmt`` and ``train`` a ``.qrt`` spec.
+"""The ``qrtc`` command line: ``check``, ``fmt``, ``train``, ``compile``, ``report``, ``plot``.
 
 A user's mistake (any :class:`~qrtc.errors.QrtError`) is printed without a traceback and exits
 with status 2. Any other exception is a bug in qrtc and is let through.
@@ -16,10 +16,14 @@ from typing import TextIO
 import numpy as np
 
 import qrtc
-from qrtc.errors import QrtError
+from qrtc.backends import export
+from qrtc.backends.assumptions import assess_assumptions
+from qrtc.backends.export import EMIT_STAGES
+from qrtc.errors import AssumptionError, QrtError
 from qrtc.frontend.format import format_spec
 from qrtc.ir.problem import Problem
 from qrtc.ir.trajectory import Trajectory
+from qrtc.pipeline import compile_spec
 
 __all__ = ["main"]
 
@@ -86,6 +90,45 @@ def _argument_parser() -> argparse.ArgumentParser:
     train.add_argument("file", help="the .qrt spec")
     train.add_argument("--json", action="store_true", help="print the result as JSON")
     train.set_defaults(run=_train)
+
+    compile_ = commands.add_parser(
+        "compile",
+        help="lower a spec to polynomial maps, Carleman matrices and the block system",
+        description="Lower a .qrt spec through the classical passes and write the stages asked "
+        "for with --emit: MatrixMarket matrices (scipy.io.mmread reads them) and JSON metadata.",
+    )
+    compile_.add_argument("file", help="the .qrt spec")
+    compile_.add_argument(
+        "--emit",
+        action="append",
+        choices=EMIT_STAGES,
+        default=None,
+        help="a stage to write (repeatable; default: block-system)",
+    )
+    compile_.add_argument("-o", "--output", default="out", help="output directory (default: out)")
+    compile_.set_defaults(run=_compile)
+
+    report = commands.add_parser(
+        "report",
+        help="measure the paper's assumptions on the built system",
+        description="Build the block system of a spec and report, for each assumption of the "
+        "paper (local stability, sparsity, truncation error, terminal weight), the measured "
+        "value, the bound it is held to and whether it held. Exit status 1 if one is violated.",
+    )
+    report.add_argument("file", help="the .qrt spec")
+    report.add_argument("--json", action="store_true", help="print the report as JSON")
+    report.set_defaults(run=_report)
+
+    plot = commands.add_parser(
+        "plot",
+        help="plot reference vs Carleman trajectories and the truncation error",
+        description="Write PNG plots: the reference trajectory beside the Carleman "
+        "trajectories for N = 1..N_max, and the terminal error against N with its bound. "
+        "Needs matplotlib: pip install 'qrtc[plot]'.",
+    )
+    plot.add_argument("file", help="the .qrt spec")
+    plot.add_argument("-o", "--output", default="out", help="output directory (default: out)")
+    plot.set_defaults(run=_plot)
     return parser
 
 
@@ -130,6 +173,62 @@ def _train(args: argparse.Namespace) -> int:
         print(json.dumps(_train_json(problem, trajectory), indent=2))
     else:
         _print_training(problem, trajectory, args.file, sys.stdout)
+    return EXIT_OK
+
+
+def _compile(args: argparse.Namespace) -> int:
+    stages = args.emit or ["block-system"]
+    result = compile_spec(qrtc.parse_file(args.file))
+    assert result.maps and result.carleman and result.block_system
+    out = Path(args.output)
+    written: list[Path] = []
+    if "maps" in stages:
+        written += export.write_maps(result.maps, out / "maps")
+    if "carleman" in stages:
+        written += export.write_carleman(result.carleman, out / "carleman")
+    if "block-system" in stages:
+        written += export.write_block_system(result.block_system, out / "block-system")
+    system = result.block_system
+    print(
+        f"{args.file}: block system of dim {system.dim} ({system.nnz} non-zeros), Carleman "
+        f"order N = {result.carleman.order}, kappa <= {system.kappa_bound:.4g}"
+    )
+    for path in written:
+        print(f"  wrote {path}")
+    return EXIT_OK
+
+
+def _report(args: argparse.Namespace) -> int:
+    result = compile_spec(qrtc.parse_file(args.file))
+    assert result.problem and result.block_system
+    report = assess_assumptions(result.block_system, precision=result.problem.options.precision)
+    if args.json:
+        print(json.dumps({"ok": report.held, **report.to_json()}, indent=2))
+    else:
+        print(f"{args.file}: assumptions on the block system\n")
+        sys.stdout.write(report.to_text())
+    if report.held:
+        return EXIT_OK
+    violated = ", ".join(check.name for check in report.violations)
+    error = AssumptionError(
+        f"the compiled system violates: {violated}",
+        span=result.problem.train.span,
+        hint="a shorter horizon, a smaller lr or a smaller attack step keeps the dynamics "
+        "locally stable",
+    )
+    print(error, file=sys.stderr)
+    return EXIT_FAILED
+
+
+def _plot(args: argparse.Namespace) -> int:
+    from qrtc.backends import plots
+
+    result = compile_spec(qrtc.parse_file(args.file), until="maps")
+    assert result.problem and result.trajectory and result.maps
+    for path in plots.write_plots(
+        result.problem, result.trajectory, result.maps, Path(args.output)
+    ):
+        print(f"wrote {path}")
     return EXIT_OK
 
 

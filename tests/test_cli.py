@@ -117,7 +117,7 @@ def test_train_json_matches_the_reference() -> None:
     assert len(payload["adversarial_loss"]) == 3
 
 
-@pytest.mark.parametrize("command", ["check", "fmt", "train"])
+@pytest.mark.parametrize("command", ["check", "fmt", "train", "compile", "report", "plot"])
 def test_help_for_every_command(command: str) -> None:
     result = run(command, "--help")
     assert result.returncode == 0
@@ -144,3 +144,58 @@ def test_fmt_write_and_check(tmp_path: Path) -> None:
     assert "# keep me" in before
     assert run("fmt", "--check", str(spec)).returncode == 0
     assert run("check", str(spec)).returncode == 0
+
+
+def test_compile_emits_every_stage(tmp_path: Path) -> None:
+    result = run(
+        "compile",
+        str(EXAMPLE),
+        "--emit",
+        "maps",
+        "--emit",
+        "carleman",
+        "--emit",
+        "block-system",
+        "-o",
+        str(tmp_path),
+    )
+    assert result.returncode == 0, result.stderr
+    for name in (
+        "maps/maps.json",
+        "maps/attack_A3.mtx",
+        "carleman/learner_C.mtx",
+        "block-system/L.mtx",
+        "block-system/block_system.json",
+    ):
+        assert (tmp_path / name).is_file(), name
+    assert "wrote" in result.stdout
+
+
+def test_report_holds_on_the_shipped_example() -> None:
+    result = run("report", str(EXAMPLE), "--json")
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert payload["held"] is True
+    assert any(check["name"].startswith("condition number") for check in payload["checks"])
+
+
+def test_report_on_an_unstable_spec_exits_1_pointing_at_train(tmp_path: Path) -> None:
+    spec = tmp_path / "unstable.qrt"
+    spec.write_text(
+        "param theta = 0.5\ninput x\nlabel y\ndata = inline { 1.0 -> 0.2 }\n"
+        "predict f = theta * x\nloss l = 0.5 * (f - y)^2\n"
+        "attack pgd { radius = 1e12; step = 1e-12; steps = 1 }\n"
+        "train { lr = 25; horizon = 6 }\n"
+        "compile { carleman_order = 1; scale = 1; padding = 0 }\n"
+    )
+    result = run("report", str(spec))
+    assert result.returncode == 1
+    assert "VIOLATED" in result.stdout
+    assert f"{spec}:8:1: error: the compiled system violates" in result.stderr
+
+
+def test_plot_writes_pngs(tmp_path: Path) -> None:
+    result = run("plot", str(EXAMPLE), "-o", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    for name in ("trajectories.png", "truncation_error.png"):
+        assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
