@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import event, given, settings
+from strategies import specs
 
 import qrtc
 from qrtc.pipeline import STAGES, compile_spec
@@ -47,3 +49,34 @@ def test_terminal_block_reproduces_the_reference_trainer(spec: Path) -> None:
 def test_unknown_stage_is_a_usage_error() -> None:
     with pytest.raises(ValueError, match="unknown stage"):
         compile_spec(qrtc.parse(""), until="circuit")  # type: ignore[arg-type]
+
+
+@settings(max_examples=40, deadline=None)
+@given(spec=specs())
+def test_generated_specs_lower_to_a_system_whose_terminal_block_is_the_trainer(
+    spec: qrtc.Spec,
+) -> None:
+    """For generated specs the compiler either refuses with a QrtError (an assumption broken,
+    an order that cannot be built) or builds an L whose solution's terminal θ-block is the
+    exact trainer's θ_T within the a-priori truncation bound the Carleman pass reports."""
+    import scipy.sparse.linalg
+
+    try:
+        result = compile_spec(spec, verify=True)
+    except (qrtc.AssumptionError, qrtc.CompileError) as refusal:
+        assert refusal.span is not None or refusal.hint, refusal
+        event(f"refused: {type(refusal).__name__}")
+        return
+    system, carleman, trajectory = result.block_system, result.carleman, result.trajectory
+    assert system is not None and carleman is not None and trajectory is not None
+    if system.dim > 20_000:
+        event("too large to solve in a test")
+        return
+    event("solved")
+    solution = scipy.sparse.linalg.spsolve(system.to_scipy().tocsc(), system.rhs())
+    error = float(np.linalg.norm(system.read_theta(solution) - trajectory.final_theta))
+    scale = max(1.0, float(np.linalg.norm(trajectory.final_theta)))
+    if carleman.truncation_error is not None:
+        assert error <= carleman.truncation_error + 1e-9 * scale
+    if carleman.truncation_error_bound is not None:
+        assert error <= carleman.truncation_error_bound * (1 + 1e-9) + 1e-9 * scale
