@@ -54,3 +54,14 @@ def test_an_unstable_spec_is_reported_violated() -> None:
     names = {check.name for check in report.violations}
     assert "A1(b) propagator bound Lambda" in names
     assert "VIOLATED" in report.to_text()
+
+
+def test_estimated_kappa_agrees_with_the_dense_one() -> None:
+    """Force the estimate path on a system small enough for numpy's dense cond."""
+    result = compile_spec(qrtc.parse_file(str(ROOT / "examples" / "l2_inactive.qrt")))
+    assert result.block_system is not None
+    report = assess_assumptions(result.block_system, precision=1e-3, max_svd_dim=0)
+    (kappa,) = [c for c in report.checks if c.name.startswith("condition number")]
+    assert kappa.note.startswith("estimated") and kappa.measured is not None
+    dense = np.linalg.cond(result.block_system.to_scipy().toarray())
+    np.testing.assert_allclose(kappa.measured, dense, rtol=1e-4)
