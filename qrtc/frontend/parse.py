@@ -415,7 +415,7 @@ class _ToSpec(Transformer_NonRecursive[Token, Any]):
             raise SpecSyntaxError(
                 f"invalid escape sequence in string {str(token)!r}",
                 span=self._token_span(token),
-                hint=r"the escapes are \" \\ \/ \b \f \n \r \t and \uXXXX",
+                hint=r"the escapes are \" \\ \/ \b \f \n \r \t and \u followed by four hex digits",
             ) from None
         return ast.String(value=value, span=self._span(meta))
 
