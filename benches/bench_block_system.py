@@ -20,9 +20,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
-import os
-import platform
 import statistics
 import sys
 import time
@@ -38,6 +35,8 @@ try:
 except ModuleNotFoundError:  # a source checkout without `pip install -e .`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     import qrtc
+
+from _common import write_json  # benches/ is sys.path[0] when run as a script
 
 from qrtc.ir.block_system import BlockSystem
 from qrtc.ir.polynomial_maps import PolynomialMaps
@@ -77,17 +76,6 @@ def timed(function: Any, repeats: int) -> tuple[float, float, Any]:
         result = function()
         times.append(time.perf_counter() - start)
     return statistics.median(times), times[0], result
-
-
-def machine() -> dict[str, Any]:
-    return {
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "python": sys.version.split()[0],
-        "numpy": np.__version__,
-        "scipy": scipy.__version__,
-    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -193,11 +181,8 @@ def main(argv: list[str] | None = None) -> int:
                 "goal_seconds": GOAL_ROW_SECONDS,
             },
             "repeats": args.repeats,
-            "machine": machine(),
         }
-        with open(args.json, "w", encoding="utf-8") as handle:
-            json.dump(result, handle, indent=2)
-            handle.write("\n")
+        write_json(args.json, result)
     return 0
 
 

@@ -18,16 +18,12 @@ versions. Run: ``python benches/bench_reference.py [--features 1000 --samples 25
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import resource
 import statistics
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -36,6 +32,8 @@ try:
     import qrtc
 except ModuleNotFoundError:  # a source checkout without `pip install -e .`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from _common import write_json  # benches/ is sys.path[0] when run as a script
 
 import qrtc.reference
 from qrtc.ir import expr
@@ -165,17 +163,6 @@ def time_interleaved(
     return times
 
 
-def machine() -> dict[str, Any]:
-    return {
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "python": sys.version.split()[0],
-        "numpy": np.__version__,
-        "blas_threads": os.environ.get("OPENBLAS_NUM_THREADS", "default"),
-    }
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--features", type=int, default=1000, help="n = d")
@@ -252,11 +239,8 @@ def main(argv: list[str] | None = None) -> int:
             "all_seconds": times,
             "ratios": ratios,
             "goal_ratio": GOAL_RATIO,
-            "machine": machine(),
         }
-        with open(args.json, "w", encoding="utf-8") as handle:
-            json.dump(result, handle, indent=2)
-            handle.write("\n")
+        write_json(args.json, result)
     return 0
 
 
