@@ -12,6 +12,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "qrtc"
 # module prefix -> prefixes it must never import
 FORBIDDEN = {
     "qrtc.ir": (
+        "qrtc.circuits",
         "qrtc.frontend",
         "qrtc.passes",
         "qrtc.backends",
@@ -20,6 +21,14 @@ FORBIDDEN = {
         "qrtc.pipeline",
     ),
     "qrtc.errors": ("qrtc.",),
+    "qrtc.circuits": (
+        "qrtc.frontend",
+        "qrtc.passes",
+        "qrtc.backends",
+        "qrtc.reference",
+        "qrtc.cli",
+        "qrtc.pipeline",
+    ),
     "qrtc.reference": (
         "qrtc.frontend",
         "qrtc.passes",

@@ -1,0 +1,161 @@
+r"""Table lookups: XOR a classical value, or rotate a qubit by a classical angle, per address.
+
+``XorLookup``: $|c\rangle|a\rangle|d\rangle \mapsto |c\rangle|a\rangle|d \oplus f(a)\rangle$
+when the control qubits $c$ equal ``control_values`` (identity otherwise), with $f$ given by
+its non-zero entries. ``RotationLookup``: $|c\rangle|a\rangle|v\rangle \mapsto |c\rangle|a\rangle
+R_y(\theta(a))|v\rangle$, $\theta(a)$ from the table, ``default_angle`` elsewhere.
+
+Both are written entry by entry (a sparse table; design.md §3's "table lookup over the
+non-zeros"): one ``MultiControlledX`` fan-out onto the set bits of $f(a)$ per entry, or one
+default rotation plus one ``MultiControlledRy`` by $\theta(a) - \theta_{\rm default}$ per entry
+(all $R_y$ on one qubit commute). With $k$ controls, $w$ address bits and $e$ entries the cost is
+therefore $e$ gates of $k + w$ controls each; see :mod:`qrtc.circuits.controlled` for theirs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import cirq
+import numpy as np
+
+from qrtc.circuits._tensor import bits_of, flip, rotate_y, subspace
+from qrtc.circuits.controlled import MultiControlledRy, MultiControlledX
+
+__all__ = ["RotationLookup", "XorLookup"]
+
+
+@dataclass(frozen=True)
+class XorLookup(cirq.Gate):
+    """Qubits: controls, ``address_width`` address qubits, ``data_width`` data qubits.
+
+    ``entries`` holds ``(address, value)`` pairs with distinct addresses and non-zero values.
+    """
+
+    address_width: int
+    data_width: int
+    entries: tuple[tuple[int, int], ...]
+    control_values: tuple[int, ...] = ()
+    label: str = "lookup"
+
+    def __post_init__(self) -> None:
+        addresses = [a for a, _ in self.entries]
+        assert len(set(addresses)) == len(addresses), "addresses must be distinct"
+        assert all(0 <= a < 1 << self.address_width for a in addresses)
+        assert all(0 < d < 1 << self.data_width for _, d in self.entries)
+
+    def _num_qubits_(self) -> int:
+        return len(self.control_values) + self.address_width + self.data_width
+
+    def _has_unitary_(self) -> bool:
+        return True
+
+    def __pow__(self, power: int) -> XorLookup:
+        if power in (1, -1):
+            return self
+        return NotImplemented
+
+    def _apply_unitary_(self, args: cirq.ApplyUnitaryArgs) -> np.ndarray:
+        tensor = args.target_tensor
+        n_select = len(self.control_values) + self.address_width
+        select_axes, data_axes = args.axes[:n_select], args.axes[n_select:]
+        for address, value in self.entries:
+            bits = self.control_values + bits_of(address, self.address_width)
+            index = subspace(tensor.ndim, select_axes, bits)
+            for axis, bit in zip(data_axes, bits_of(value, self.data_width), strict=True):
+                if bit:
+                    flip(tensor, index, axis)
+        return tensor
+
+    def _decompose_(self, qubits: Sequence[cirq.Qid]) -> list[cirq.Operation]:
+        n_select = len(self.control_values) + self.address_width
+        select, data = qubits[:n_select], qubits[n_select:]
+        ops = []
+        for address, value in self.entries:
+            targets = [q for q, b in zip(data, bits_of(value, self.data_width), strict=True) if b]
+            gate = MultiControlledX(
+                self.control_values + bits_of(address, self.address_width), len(targets)
+            )
+            ops.append(gate.on(*select, *targets))
+        return ops
+
+    def _circuit_diagram_info_(self, args: cirq.CircuitDiagramInfoArgs) -> tuple[str, ...]:
+        return (
+            *("@" if v else "(0)" for v in self.control_values),
+            *(f"{self.label}:addr" for _ in range(self.address_width)),
+            *(f"{self.label}:^=" for _ in range(self.data_width)),
+        )
+
+
+@dataclass(frozen=True)
+class RotationLookup(cirq.Gate):
+    """Qubits: controls, ``address_width`` address qubits, the rotated qubit.
+
+    ``entries`` holds ``(address, angle)`` pairs with distinct addresses; every other address
+    rotates by ``default_angle``.
+    """
+
+    address_width: int
+    entries: tuple[tuple[int, float], ...]
+    default_angle: float
+    control_values: tuple[int, ...] = ()
+    label: str = "value"
+
+    def __post_init__(self) -> None:
+        addresses = [a for a, _ in self.entries]
+        assert len(set(addresses)) == len(addresses), "addresses must be distinct"
+        assert all(0 <= a < 1 << self.address_width for a in addresses)
+
+    def _num_qubits_(self) -> int:
+        return len(self.control_values) + self.address_width + 1
+
+    def _has_unitary_(self) -> bool:
+        return True
+
+    def __pow__(self, power: int) -> RotationLookup:
+        if power == 1:
+            return self
+        if power == -1:
+            # Every rotation acts on the same qubit about the same axis: they commute.
+            entries = tuple((a, -angle) for a, angle in self.entries)
+            return RotationLookup(
+                self.address_width, entries, -self.default_angle, self.control_values, self.label
+            )
+        return NotImplemented
+
+    def _apply_unitary_(self, args: cirq.ApplyUnitaryArgs) -> np.ndarray:
+        tensor = args.target_tensor
+        n_controls = len(self.control_values)
+        address_axes, target = args.axes[n_controls:-1], args.axes[-1]
+        controlled = subspace(tensor.ndim, args.axes[:n_controls], self.control_values)
+        rotate_y(tensor, controlled, target, self.default_angle)
+        for address, angle in self.entries:
+            index = subspace(
+                tensor.ndim,
+                (*args.axes[:n_controls], *address_axes),
+                self.control_values + bits_of(address, self.address_width),
+            )
+            rotate_y(tensor, index, target, angle - self.default_angle)
+        return tensor
+
+    def _decompose_(self, qubits: Sequence[cirq.Qid]) -> list[cirq.Operation]:
+        n_controls = len(self.control_values)
+        controls, target = qubits[:n_controls], qubits[-1]
+        ops = [MultiControlledRy(self.default_angle, self.control_values).on(*controls, target)]
+        for address, angle in self.entries:
+            if angle == self.default_angle:
+                continue
+            gate = MultiControlledRy(
+                angle - self.default_angle,
+                self.control_values + bits_of(address, self.address_width),
+            )
+            ops.append(gate.on(*qubits))
+        return ops
+
+    def _circuit_diagram_info_(self, args: cirq.CircuitDiagramInfoArgs) -> tuple[str, ...]:
+        return (
+            *("@" if v else "(0)" for v in self.control_values),
+            *(f"{self.label}:addr" for _ in range(self.address_width)),
+            f"{self.label}:Ry",
+        )
