@@ -14,36 +14,82 @@ therefore $e$ gates of $k + w$ controls each; see :mod:`qrtc.circuits.controlled
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import cirq
 import numpy as np
+from numpy.typing import NDArray
 
 from qrtc.circuits._tensor import bits_of, flip, rotate_y, subspace
 from qrtc.circuits.controlled import MultiControlledRy, MultiControlledX
 
-__all__ = ["RotationLookup", "XorLookup"]
+__all__ = ["RotationLookup", "Table", "XorLookup"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
+class Table:
+    """A sparse classical table: distinct ``addresses`` (sorted, int64) and their ``values``."""
+
+    addresses: NDArray[np.int64]
+    values: NDArray[Any]
+
+    def __post_init__(self) -> None:
+        assert self.addresses.shape == self.values.shape and self.addresses.ndim == 1
+        assert np.all(np.diff(self.addresses) > 0), "addresses must be sorted and distinct"
+        for array in (self.addresses, self.values):
+            array.flags.writeable = False
+
+    @classmethod
+    def from_arrays(cls, addresses: NDArray[np.int64], values: NDArray[Any]) -> Table:
+        order = np.argsort(addresses, kind="stable")
+        return cls(np.ascontiguousarray(addresses[order]), np.ascontiguousarray(values[order]))
+
+    @classmethod
+    def from_pairs(cls, pairs: Iterable[tuple[int, int | float]], *, integer: bool) -> Table:
+        items = list(pairs)
+        addresses = np.array([a for a, _ in items], dtype=np.int64)
+        values = np.array([v for _, v in items], dtype=np.int64 if integer else np.float64)
+        return cls.from_arrays(addresses, values)
+
+    def __len__(self) -> int:
+        return int(self.addresses.size)
+
+    def items(self) -> Iterator[tuple[int, Any]]:
+        return zip(self.addresses.tolist(), self.values.tolist(), strict=True)
+
+    def lookup(self, addresses: NDArray[np.int64]) -> tuple[NDArray[np.bool_], NDArray[np.int64]]:
+        """For each address: whether the table has it, and its position in the table."""
+        position = np.searchsorted(self.addresses, addresses)
+        clipped = np.minimum(position, max(len(self) - 1, 0))
+        found = (
+            (position < len(self)) & (self.addresses[clipped] == addresses)
+            if len(self)
+            else (np.zeros(addresses.shape, dtype=bool))
+        )
+        return found, clipped
+
+
+@dataclass(frozen=True, eq=False)
 class XorLookup(cirq.Gate):
     """Qubits: controls, ``address_width`` address qubits, ``data_width`` data qubits.
 
-    ``entries`` holds ``(address, value)`` pairs with distinct addresses and non-zero values.
+    ``table`` maps addresses to non-zero integer values.
     """
 
     address_width: int
     data_width: int
-    entries: tuple[tuple[int, int], ...]
+    table: Table
     control_values: tuple[int, ...] = ()
     label: str = "lookup"
 
     def __post_init__(self) -> None:
-        addresses = [a for a, _ in self.entries]
-        assert len(set(addresses)) == len(addresses), "addresses must be distinct"
-        assert all(0 <= a < 1 << self.address_width for a in addresses)
-        assert all(0 < d < 1 << self.data_width for _, d in self.entries)
+        if len(self.table):
+            assert (
+                self.table.addresses[0] >= 0 and self.table.addresses[-1] < 1 << self.address_width
+            )
+            assert self.table.values.min() > 0 and self.table.values.max() < 1 << self.data_width
 
     def _num_qubits_(self) -> int:
         return len(self.control_values) + self.address_width + self.data_width
@@ -60,7 +106,7 @@ class XorLookup(cirq.Gate):
         tensor = args.target_tensor
         n_select = len(self.control_values) + self.address_width
         select_axes, data_axes = args.axes[:n_select], args.axes[n_select:]
-        for address, value in self.entries:
+        for address, value in self.table.items():
             bits = self.control_values + bits_of(address, self.address_width)
             index = subspace(tensor.ndim, select_axes, bits)
             for axis, bit in zip(data_axes, bits_of(value, self.data_width), strict=True):
@@ -72,7 +118,7 @@ class XorLookup(cirq.Gate):
         n_select = len(self.control_values) + self.address_width
         select, data = qubits[:n_select], qubits[n_select:]
         ops = []
-        for address, value in self.entries:
+        for address, value in self.table.items():
             targets = [q for q, b in zip(data, bits_of(value, self.data_width), strict=True) if b]
             gate = MultiControlledX(
                 self.control_values + bits_of(address, self.address_width), len(targets)
@@ -88,24 +134,24 @@ class XorLookup(cirq.Gate):
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class RotationLookup(cirq.Gate):
     """Qubits: controls, ``address_width`` address qubits, the rotated qubit.
 
-    ``entries`` holds ``(address, angle)`` pairs with distinct addresses; every other address
-    rotates by ``default_angle``.
+    ``table`` maps addresses to angles; every other address rotates by ``default_angle``.
     """
 
     address_width: int
-    entries: tuple[tuple[int, float], ...]
+    table: Table
     default_angle: float
     control_values: tuple[int, ...] = ()
     label: str = "value"
 
     def __post_init__(self) -> None:
-        addresses = [a for a, _ in self.entries]
-        assert len(set(addresses)) == len(addresses), "addresses must be distinct"
-        assert all(0 <= a < 1 << self.address_width for a in addresses)
+        if len(self.table):
+            assert (
+                self.table.addresses[0] >= 0 and self.table.addresses[-1] < 1 << self.address_width
+            )
 
     def _num_qubits_(self) -> int:
         return len(self.control_values) + self.address_width + 1
@@ -118,9 +164,9 @@ class RotationLookup(cirq.Gate):
             return self
         if power == -1:
             # Every rotation acts on the same qubit about the same axis: they commute.
-            entries = tuple((a, -angle) for a, angle in self.entries)
+            negated = Table(self.table.addresses, -self.table.values)
             return RotationLookup(
-                self.address_width, entries, -self.default_angle, self.control_values, self.label
+                self.address_width, negated, -self.default_angle, self.control_values, self.label
             )
         return NotImplemented
 
@@ -130,7 +176,7 @@ class RotationLookup(cirq.Gate):
         address_axes, target = args.axes[n_controls:-1], args.axes[-1]
         controlled = subspace(tensor.ndim, args.axes[:n_controls], self.control_values)
         rotate_y(tensor, controlled, target, self.default_angle)
-        for address, angle in self.entries:
+        for address, angle in self.table.items():
             index = subspace(
                 tensor.ndim,
                 (*args.axes[:n_controls], *address_axes),
@@ -143,7 +189,7 @@ class RotationLookup(cirq.Gate):
         n_controls = len(self.control_values)
         controls, target = qubits[:n_controls], qubits[-1]
         ops = [MultiControlledRy(self.default_angle, self.control_values).on(*controls, target)]
-        for address, angle in self.entries:
+        for address, angle in self.table.items():
             if angle == self.default_angle:
                 continue
             gate = MultiControlledRy(

@@ -40,7 +40,7 @@ import numpy as np
 import scipy.sparse
 
 from qrtc.circuits.controlled import SwapRegisters
-from qrtc.circuits.lookup import RotationLookup, XorLookup
+from qrtc.circuits.lookup import RotationLookup, Table, XorLookup
 from qrtc.circuits.state_preparation import UniformSuperposition
 
 __all__ = [
@@ -51,8 +51,6 @@ __all__ = [
     "sparse_access_operations",
 ]
 
-Table = tuple[tuple[int, int], ...]
-
 
 def index_width(sparsity: int) -> int:
     """Qubits of an index register over ``sparsity`` slots: $\\lceil\\log_2 s\\rceil$."""
@@ -61,7 +59,7 @@ def index_width(sparsity: int) -> int:
 
 def _table(addresses: np.ndarray, values: np.ndarray) -> Table:
     keep = values != 0
-    return tuple(zip(addresses[keep].tolist(), values[keep].tolist(), strict=True))
+    return Table.from_arrays(addresses[keep], values[keep])
 
 
 @dataclass(frozen=True, eq=False)
@@ -83,7 +81,7 @@ class SparseAccessTables:
     row_position: Table
     column_forward: Table
     column_position: Table
-    values: tuple[tuple[int, float], ...]
+    values: Table
 
     @property
     def alpha(self) -> float:
@@ -117,7 +115,7 @@ class SparseAccessTables:
         entries = csr.indices.astype(np.int64)
         max_abs = float(np.abs(csr.data).max(initial=0.0)) or 1.0
         angles = 2 * np.arccos(np.clip(csr.data / max_abs, -1.0, 1.0))
-        value_table = tuple(zip((row_of * size + entries).tolist(), angles.tolist(), strict=True))
+        value_table = Table.from_arrays(row_of * size + entries, angles)
         return cls(
             width=width,
             row_sparsity=row_sparsity,
@@ -132,7 +130,7 @@ class SparseAccessTables:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class IndexOracle(cirq.Gate):
     r"""$O_r$ or $O_c$: qubits controls, index ($m$), out ($w$), sys ($w$).
 

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from qrtc.circuits.arithmetic import Increment, LessThanConstant
 from qrtc.circuits.controlled import MultiControlledRy, MultiControlledX, SwapRegisters
-from qrtc.circuits.lookup import RotationLookup, XorLookup
+from qrtc.circuits.lookup import RotationLookup, Table, XorLookup
 from qrtc.circuits.state_preparation import UniformSuperposition
 
 control_values = st.lists(st.integers(0, 1), max_size=4).map(tuple)
@@ -121,7 +121,7 @@ def test_xor_lookup_xors_the_table_value(
     table: tuple[int, int, tuple[tuple[int, int], ...]], values: tuple[int, ...]
 ) -> None:
     address_width, data_width, entries = table
-    gate = XorLookup(address_width, data_width, entries, values)
+    gate = XorLookup(address_width, data_width, Table.from_pairs(entries, integer=True), values)
     m = len(values)
     wanted = int("".join(map(str, values)) or "0", 2)
     lookup = dict(entries)
@@ -152,7 +152,7 @@ def test_rotation_lookup_rotates_by_the_table_angle(
     table: tuple[int, dict[int, float]], default: float, values: tuple[int, ...]
 ) -> None:
     width, angles = table
-    gate = RotationLookup(width, tuple(angles.items()), default, values)
+    gate = RotationLookup(width, Table.from_pairs(angles.items(), integer=False), default, values)
     m = len(values)
     wanted = int("".join(map(str, values)) or "0", 2)
     blocks = []
