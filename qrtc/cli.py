@@ -19,10 +19,13 @@ import qrtc
 from qrtc.backends import export
 from qrtc.backends.assumptions import assess_assumptions
 from qrtc.backends.export import EMIT_STAGES
+from qrtc.backends.resource_formulas import predict_resources
+from qrtc.backends.resources import count_resources
 from qrtc.errors import AssumptionError, QrtError
 from qrtc.frontend.format import format_spec
 from qrtc.ir.problem import Problem
 from qrtc.ir.trajectory import Trajectory
+from qrtc.passes.encode_block_system import encode_block_system
 from qrtc.pipeline import compile_spec
 
 __all__ = ["main"]
@@ -104,6 +107,12 @@ def _argument_parser() -> argparse.ArgumentParser:
         choices=EMIT_STAGES,
         default=None,
         help="a stage to write (repeatable; default: block-system)",
+    )
+    compile_.add_argument(
+        "--encoding",
+        choices=("structured", "generic"),
+        default="structured",
+        help="block encoding of L for circuit/resources/qasm (default: structured)",
     )
     compile_.add_argument("-o", "--output", default="out", help="output directory (default: out)")
     compile_.set_defaults(run=_compile)
@@ -193,8 +202,29 @@ def _compile(args: argparse.Namespace) -> int:
         f"{args.file}: block system of dim {system.dim} ({system.nnz} non-zeros), Carleman "
         f"order N = {result.carleman.order}, kappa <= {system.kappa_bound:.4g}"
     )
+    table = ""
+    if {"circuit", "resources", "qasm"} & set(stages):
+        encoding = encode_block_system(system, method=args.encoding)
+        print(
+            f"  block encoding ({encoding.method}): alpha = {encoding.alpha:.6g}, "
+            f"{encoding.n_system_qubits} system + {encoding.n_ancilla_qubits} ancilla qubits"
+        )
+        if "circuit" in stages:
+            written += export.write_block_encoding(encoding, out / "circuit")
+        if {"resources", "qasm"} & set(stages):
+            counted = count_resources(encoding)
+            if "resources" in stages:
+                predicted = predict_resources(system, method=args.encoding)
+                paths, table = export.write_resources(counted, predicted, out / "resources")
+                written += paths
+            if "qasm" in stages:
+                name = Path(args.file).stem
+                written += export.write_qasm_files(encoding, counted, out / "qasm", name=name)
     for path in written:
         print(f"  wrote {path}")
+    if table:
+        print()
+        sys.stdout.write(table)
     return EXIT_OK
 
 

@@ -18,19 +18,43 @@ import json
 from pathlib import Path
 from typing import Literal
 
+import cirq
 import numpy as np
 import scipy.io
 import scipy.sparse
 
+from qrtc.backends.qasm import QasmVersion, supported_versions, write_qasm
+from qrtc.backends.resources import Resources, decompose_to_primitives
 from qrtc.errors import BackendError
+from qrtc.ir.block_encoding import BlockEncoding
 from qrtc.ir.block_system import BlockSystem
 from qrtc.ir.carleman import CarlemanMaps
 from qrtc.ir.polynomial_maps import PolynomialMaps
 
-__all__ = ["EMIT_STAGES", "EmitStage", "write_block_system", "write_carleman", "write_maps"]
+__all__ = [
+    "EMIT_STAGES",
+    "EmitStage",
+    "MAX_QASM_GATES",
+    "write_block_encoding",
+    "write_block_system",
+    "write_carleman",
+    "write_maps",
+    "write_qasm_files",
+    "write_resources",
+]
 
-EmitStage = Literal["maps", "carleman", "block-system"]
-EMIT_STAGES: tuple[EmitStage, ...] = ("maps", "carleman", "block-system")
+EmitStage = Literal["maps", "carleman", "block-system", "circuit", "resources", "qasm"]
+EMIT_STAGES: tuple[EmitStage, ...] = (
+    "maps",
+    "carleman",
+    "block-system",
+    "circuit",
+    "resources",
+    "qasm",
+)
+
+# One line of QASM per primitive gate: beyond this the file is not written.
+MAX_QASM_GATES = 5_000_000
 
 # Beyond this many rows b is not written densely, and L only when the pass materialised it.
 _MAX_DENSE_ROWS = 10**7
@@ -187,3 +211,83 @@ def write_block_system(system: BlockSystem, out_dir: Path) -> list[Path]:
     (out_dir / "block_system.txt").write_text(system.to_text(), encoding="utf-8")
     written.append(out_dir / "block_system.txt")
     return written
+
+
+def write_block_encoding(encoding: BlockEncoding, out_dir: Path) -> list[Path]:
+    """The block encoding's summary and its gate-level circuit diagram."""
+    out_dir = _directory(out_dir)
+    summary = out_dir / "block_encoding.txt"
+    summary.write_text(encoding.to_text(), encoding="utf-8")
+    diagram = out_dir / "circuit.txt"
+    diagram.write_text(
+        encoding.circuit.to_text_diagram(qubit_order=encoding.qubit_order, transpose=True) + "\n",
+        encoding="utf-8",
+    )
+    return [summary, diagram]
+
+
+def write_resources(
+    counted: Resources, predicted: Resources, out_dir: Path
+) -> tuple[list[Path], str]:
+    """``resources.json`` (counted and formula side by side) and the table as text."""
+    out_dir = _directory(out_dir)
+    agree = (
+        counted.gates == predicted.gates
+        and counted.qubits == predicted.qubits
+        and counted.queries == predicted.queries
+    )
+    payload: dict[str, object] = {
+        "counted": counted.to_json(),
+        "formula": predicted.to_json(),
+        "counted_equals_formula": agree,
+    }
+    path = _write_json(out_dir / "resources.json", payload)
+    table = counted.to_table()
+    if not agree:
+        table += "WARNING: the analytic formula disagrees with the count; see resources.json\n"
+    (out_dir / "resources.txt").write_text(table, encoding="utf-8")
+    return [path, out_dir / "resources.txt"], table
+
+
+def write_qasm_files(
+    encoding: BlockEncoding, resources: Resources, out_dir: Path, *, name: str
+) -> list[Path]:
+    """$U$ decomposed to primitive gates, as OpenQASM 2.0 and 3.0.
+
+    Qubit order: the encoding's ancillas, its system registers, then the work qubits; the
+    header lists the registers with their QASM index ranges.
+    """
+    if resources.gates.total > MAX_QASM_GATES:
+        raise BackendError(
+            f"the circuit has {resources.gates.total:,} primitive gates; QASM export stops at "
+            f"{MAX_QASM_GATES:,}",
+            hint="use --emit resources for the counts, or lower the horizon or Carleman order",
+        )
+    out_dir = _directory(out_dir)
+    circuit = decompose_to_primitives(encoding)
+    work = sorted(circuit.all_qubits() - set(encoding.qubit_order), key=_work_index)
+    order = (*encoding.qubit_order, *work)
+    lines = [
+        f"{name}: block encoding of L ({encoding.method}), alpha = {encoding.alpha!r}",
+        "<0|U|0> = L/alpha on the ancillas (all |0>), system index = index_map(matrix index)",
+        "qubit q[i] is the i-th of these registers, most significant bit first:",
+    ]
+    start = 0
+    for register in (*encoding.ancillas, *encoding.system):
+        lines.append(f"  q[{start}..{start + len(register) - 1}] {register.name}")
+        start += len(register)
+    if work:
+        lines.append(f"  q[{start}..{start + len(work) - 1}] work (clean, returned to |0>)")
+    header = "\n".join(lines)
+    written = []
+    versions: tuple[tuple[QasmVersion, str], ...] = (("2.0", "qasm"), ("3.0", "qasm3"))
+    for version, suffix in versions:
+        if version in supported_versions():
+            path = out_dir / f"{name}.{suffix}"
+            write_qasm(circuit, path, version=version, qubit_order=order, header=header)
+            written.append(path)
+    return written
+
+
+def _work_index(qubit: cirq.Qid) -> int:
+    return int(str(qubit).removeprefix("work[").removesuffix("]"))

@@ -1,0 +1,273 @@
+r"""Resources of the block encodings predicted by formula, without building a circuit.
+
+Each function is the closed-form cost of one gate of :mod:`qrtc.circuits` (the tables in those
+modules' docstrings), written independently of the gates' decompositions, which
+:func:`qrtc.backends.resources.count_resources` counts; the tests hold the two equal on every
+shipped example. Table-driven gates are summed over their tables with numpy (popcounts of the
+addresses and values), so the formula costs $O(\mathrm{nnz})$ array work at any size.
+
+A cost is a pair (gate counts, peak work qubits held at once).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import numpy as np
+import scipy.sparse
+from numpy.typing import NDArray
+
+from qrtc.backends.resources import GateCounts, Resources, is_clifford_angle
+from qrtc.circuits.lookup import Table
+from qrtc.circuits.sparse_access import SparseAccessTables, index_width
+from qrtc.ir.block_system import BlockSystem
+from qrtc.passes.encode_block_system import select_matrix
+
+__all__ = ["predict_resources"]
+
+Cost = tuple[GateCounts, int]
+NONE: Cost = (GateCounts(), 0)
+
+
+def _plus(*costs: Cost) -> Cost:
+    """Costs of gates applied one after another: counts add, peaks take the max."""
+    total = GateCounts()
+    peak = 0
+    for counts, work in costs:
+        total, peak = total + counts, max(peak, work)
+    return total, peak
+
+
+def _rotation(angle: float) -> GateCounts:
+    return GateCounts(clifford_rotations=1) if is_clifford_angle(angle) else GateCounts(rotations=1)
+
+
+def mcx(controls: int, zeros: int, targets: int = 1) -> Cost:
+    """Multi-controlled X with fan-out onto ``targets``."""
+    if controls == 0:
+        return GateCounts(x=targets), 0
+    negate = GateCounts(x=2 * zeros)
+    if controls == 1:
+        return negate + GateCounts(cnot=targets), 0
+    if targets == 1:
+        return negate + GateCounts(toffoli=2 * controls - 3), max(0, controls - 2)
+    return negate + GateCounts(toffoli=2 * (controls - 1), cnot=targets), controls - 1
+
+
+def mcry(controls: int, zeros: int, angle: float) -> Cost:
+    """Multi-controlled $R_y(\\theta)$."""
+    if controls == 0:
+        return _rotation(angle), 0
+    halves = _rotation(angle / 2) + _rotation(-angle / 2)
+    counts = halves + GateCounts(x=2 * zeros, cnot=2)
+    if controls == 1:
+        return counts, 0
+    return counts + GateCounts(toffoli=2 * (controls - 1)), controls - 1
+
+
+def _popcount(values: NDArray[np.int64]) -> NDArray[np.int64]:
+    return np.bitwise_count(values).astype(np.int64)
+
+
+def xor_lookup(table: Table, address_width: int, controls: int) -> Cost:
+    """One MCX fan-out per entry, on ``controls`` (all 1) plus the address bits."""
+    if not len(table):
+        return NONE
+    c = controls + address_width
+    zeros = address_width - _popcount(table.addresses)
+    targets = _popcount(table.values.astype(np.int64))
+    total, peak = GateCounts(), 0
+    pairs, multiplicity = np.unique(np.stack([zeros, targets]), axis=1, return_counts=True)
+    for (z, t), count in zip(pairs.T.tolist(), multiplicity.tolist(), strict=True):
+        counts, work = mcx(c, z, t)
+        total, peak = total + counts * count, max(peak, work)
+    return total, peak
+
+
+def rotation_lookup(table: Table, address_width: int, controls: int, default: float) -> Cost:
+    """The default rotation, then one MC-$R_y$ by (angle - default) per entry."""
+    first = mcry(controls, 0, default)
+    moved = table.values != default
+    if not np.any(moved):
+        return first
+    c = controls + address_width
+    zeros = address_width - _popcount(table.addresses[moved])
+    halves = (table.values[moved] - default) / 2 / (math.pi / 2)
+    clifford = np.abs(halves - np.round(halves)) < 1e-12
+    pairs, multiplicity = np.unique(np.stack([zeros, clifford]), axis=1, return_counts=True)
+    total, peak = first
+    for (z, is_clifford), count in zip(pairs.T.tolist(), multiplicity.tolist(), strict=True):
+        # A representative angle of the class: 0 is Clifford, 1 is not.
+        counts, work = mcry(c, z, 0.0 if is_clifford else 1.0)
+        total, peak = total + counts * count, max(peak, work)
+    return total, peak
+
+
+def uniform_superposition(n_items: int, width: int, controls: int, *, adjoint: bool) -> Cost:
+    """The rotation tree over ``n_items`` of ``2**width`` (all controls 1)."""
+    costs: list[Cost] = []
+
+    def tree(items: int, bits: int, extra: int, extra_zeros: int) -> None:
+        if items == 1:
+            return
+        half = 1 << (bits - 1)
+        sign = -1.0 if adjoint else 1.0
+        if items == 2 * half:
+            costs.extend([mcry(controls + extra, extra_zeros, sign * math.pi / 2)] * bits)
+        elif items <= half:
+            tree(items, bits - 1, extra, extra_zeros)
+        else:
+            angle = 2 * math.asin(math.sqrt((items - half) / items))
+            costs.append(mcry(controls + extra, extra_zeros, sign * angle))
+            tree(half, bits - 1, extra + 1, extra_zeros + 1)
+            tree(items - half, bits - 1, extra + 1, extra_zeros)
+
+    if width:
+        tree(n_items, width, 0, 0)
+    return _plus(*costs)
+
+
+def increment(width: int, controls: int, zeros: int = 0) -> Cost:
+    """$x \\mapsto x + 1 \\bmod 2^n$ with ``controls`` controls."""
+    if width == 0:
+        return NONE
+    ladder = max(0, controls + width - 2)
+    counts = GateCounts(
+        toffoli=2 * ladder,
+        cnot=width - (controls == 0),
+        x=int(controls == 0) + 2 * zeros,
+    )
+    return counts, ladder
+
+
+def less_than(width: int, constant: int) -> Cost:
+    """$f \\mathrel{\\oplus}= [x < c]$ on ``width`` bits."""
+    if constant <= 0:
+        return NONE
+    if constant >= 1 << width:
+        return GateCounts(x=1), 0
+    bits = [(constant >> (width - 1 - p)) & 1 for p in range(width)]
+    events = [p for p in range(width) if bits[p]]
+    last = events[-1]
+    ladder = max(0, last - 1)
+    counts = GateCounts(
+        x=2 * sum(1 for q in range(last) if bits[q] == 0) + 2 * len(events),
+        toffoli=2 * ladder + sum(1 for p in events if p > 0),
+        cnot=sum(1 for p in events if p == 0),
+    )
+    return counts, ladder
+
+
+def mixed_radix_increment(outer_width: int, radix: int, controls: int) -> Cost:
+    """The controlled $(o, k)$ increment with period ``radix``."""
+    if radix == 1:
+        return increment(outer_width, controls)
+    phase = (radix - 1).bit_length()
+    last = radix - 1
+    zeros_last = phase - bin(last).count("1")
+    return _plus(
+        mcx(controls + phase, zeros_last),
+        increment(outer_width, 1),
+        mcx(1, 0, bin(last).count("1")) if last else NONE,
+        increment(phase, controls + 1, zeros=1),
+        mcx(controls + phase, phase),
+    )
+
+
+def block_type_oracle(outer_width: int, radix: int, horizon: int, n_blocks: int) -> Cost:
+    """The 2-bit block type from the time register, through flags held during the write."""
+    phase = (radix - 1).bit_length()
+    needs_v = radix < 1 << phase
+    last_row = n_blocks - 1
+    concatenated = ((last_row // radix) << phase) | (last_row % radix)
+    compute = [less_than(outer_width, horizon), less_than(outer_width + phase, concatenated)]
+    if phase:
+        last = radix - 1
+        compute.append(mcx(phase, phase - bin(last).count("1")))
+    if needs_v:
+        compute.append(less_than(phase, radix))
+    write = [(GateCounts(x=1), 0)]
+    if needs_v:
+        write += [(GateCounts(toffoli=1, cnot=1, x=1), 0), mcx(3, 2)]
+    else:
+        write += [(GateCounts(cnot=1), 0), mcx(2, 2)]
+    write.append((GateCounts(toffoli=1), 0) if phase else (GateCounts(cnot=1), 0))
+    flags = 2 + int(phase > 0) + int(needs_v)
+    counts, peak = _plus(*compute, *write, *compute)
+    return counts, flags + peak
+
+
+def sparse_access(tables: SparseAccessTables, controls: int) -> Cost:
+    """$V_r^\\dagger\\,\\mathrm{SWAP}\\,O_A\\,V_c$ (paper.md §6.2)."""
+    w = tables.width
+    m_r, m_c = index_width(tables.row_sparsity), index_width(tables.column_sparsity)
+    swap = GateCounts(cnot=2 * w, toffoli=w) if controls else GateCounts(cnot=3 * w)
+    costs = [
+        uniform_superposition(tables.column_sparsity, m_c, controls, adjoint=False),
+        xor_lookup(tables.column_forward, m_c + w, controls),
+        xor_lookup(tables.column_position, 2 * w, controls) if m_c else NONE,
+        rotation_lookup(tables.values, 2 * w, controls, math.pi),
+        (swap, 0),
+        xor_lookup(tables.row_position, 2 * w, controls) if m_r else NONE,
+        xor_lookup(tables.row_forward, m_r + w, controls),
+        uniform_superposition(tables.row_sparsity, m_r, controls, adjoint=True),
+    ]
+    return _plus(*costs)
+
+
+def _width(size: int) -> int:
+    return max(1, (size - 1).bit_length())
+
+
+def predict_resources(
+    system: BlockSystem, *, method: Literal["structured", "generic"] = "structured"
+) -> Resources:
+    """The resources of ``encode_block_system(system, method=method)``, by formula."""
+    queries = {"O_r": 1, "O_c": 1, "O_A": 1}
+    if method == "generic":
+        width = _width(system.dim)
+        matrix = system.to_scipy()
+        if system.dim < 1 << width:
+            pad = scipy.sparse.eye_array((1 << width) - system.dim, format="csr")
+            matrix = scipy.sparse.csr_array(scipy.sparse.block_diag([matrix, pad], format="csr"))
+        tables = SparseAccessTables.from_matrix(matrix)
+        counts, work = sparse_access(tables, 0)
+        qubits = {
+            "sys": width,
+            "out": width,
+            "row_index": index_width(tables.row_sparsity),
+            "column_index": index_width(tables.column_sparsity),
+            "value": 1,
+        }
+        qubits = {k: v for k, v in qubits.items() if v} | {"work": work}
+        return Resources(qubits, queries, counts, None, source="formula")
+    radix = system.carleman.pgd_steps + 1
+    outer = _width((system.n_blocks - 1) // radix + 1)
+    phase = (radix - 1).bit_length()
+    lifted = _width(system.block_size)
+    tables = SparseAccessTables.from_matrix(select_matrix(system))
+    beta = tables.alpha
+    lcu_angle = 2 * math.atan(math.sqrt(beta))
+    types = block_type_oracle(outer, radix, system.carleman.horizon, system.n_blocks)
+    counts, work = _plus(
+        (_rotation(lcu_angle) + GateCounts(z=1) + _rotation(-lcu_angle), 0),
+        types,
+        sparse_access(tables, 1),
+        types,
+        mixed_radix_increment(outer, radix, 1),
+    )
+    qubits = {
+        "time_outer": outer,
+        "time_phase": phase,
+        "lifted": lifted,
+        "lcu": 1,
+        "block_type": 2,
+        "out": lifted + 2,
+        "row_index": index_width(tables.row_sparsity),
+        "column_index": index_width(tables.column_sparsity),
+        "value": 1,
+        "carry": int(radix > 1),
+    }
+    qubits = {k: v for k, v in qubits.items() if v} | {"work": work}
+    return Resources(qubits, queries, counts, None, source="formula")
