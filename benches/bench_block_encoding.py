@@ -26,13 +26,12 @@ from pathlib import Path
 
 # The checkout beside this script, even when an older qrtc is installed.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import qrtc  # noqa: E402
-
 import numpy as np
 import scipy.sparse
 from _common import write_json  # benches/ is sys.path[0] when run as a script
 from _qualtran_peer import qualtran_available, qualtran_sparse_matrix_costs
 
+import qrtc  # noqa: E402
 from qrtc.backends.resource_formulas import predict_resources
 from qrtc.backends.resources import count_resources
 from qrtc.passes.encode_block_system import encode_block_system, encode_matrix
