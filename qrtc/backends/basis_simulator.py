@@ -1,26 +1,27 @@
 r"""Sparse state-vector simulation of circuits of permutation and real-rotation gates.
 
-A column $U|j\rangle$ of a block encoding built from :mod:`qrtc.circuits` has only a few
-hundred non-zero amplitudes even when the circuit spans ~70 qubits (``logistic_taylor`` gives
-67), far beyond dense simulation. Every gate here maps a basis state either to one basis state
-(a permutation: X, CNOT, Toffoli, SWAP, lookups, arithmetic) or to two with real amplitudes
-($R_y$, $Z$), so the state is a ``dict`` from basis index to a real amplitude.
+Every gate of :mod:`qrtc.circuits` (and cirq's X, Z, CNOT, Toffoli, SWAP, $R_y$) maps a basis
+state to one basis state (a permutation) or to two with real amplitudes ($R_y$), so a state is a
+``dict`` from basis index (a Python int: any number of qubits) to a real amplitude. A column
+$U|j\rangle$ of a block encoding of ``logistic_taylor`` spans 67 qubits, far beyond dense
+simulation, but has a few thousand non-zero amplitudes once the branches that cannot end with
+the ancillas in $|0\rangle$ are dropped (``postselect``).
 
 Each gate's action is written here from its classical description (its table, constant,
-rotation tree or :meth:`~qrtc.circuits.time_register.BlockTypeOracle.block_type`), never through
-its ``_apply_unitary_`` or ``_decompose_``: this is a third definition that the tests hold
-against ``cirq.Simulator``.
+rotation tree, the uniform state it prepares, or
+:meth:`~qrtc.circuits.time_register.BlockTypeOracle.block_type`), never through its
+``_apply_unitary_`` or ``_decompose_``: a third definition, which the tests hold against
+``cirq.Simulator``.
 
 Conventions: ``qubit_order[0]`` is the most significant bit of a basis index (cirq's
-big-endian order); indices are Python ints, so any number of qubits works;
-$R_y(\theta) = \begin{pmatrix}\cos\theta/2 & -\sin\theta/2\\ \sin\theta/2 & \cos\theta/2
-\end{pmatrix}$.
+big-endian order); $R_y(\theta) = \begin{pmatrix}\cos\theta/2 & -\sin\theta/2\\ \sin\theta/2 &
+\cos\theta/2\end{pmatrix}$.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 import cirq
@@ -34,23 +35,30 @@ from qrtc.circuits.sparse_access import IndexOracle
 from qrtc.circuits.state_preparation import UniformSuperposition, rotation_tree
 from qrtc.circuits.time_register import BlockTypeOracle, MixedRadixIncrement
 
-__all__ = ["BasisSimulationError", "State", "simulate_basis"]
+__all__ = ["MAX_AMPLITUDES", "BasisSimulationError", "State", "simulate_basis"]
 
 State = dict[int, float]
 """Basis index (``qubit_order[0]`` most significant) -> real amplitude; absent means 0."""
 
 # Rotations leave exact zeros as ~1e-17 residues (cos(pi/2)); dropping them keeps the state
-# sparse. Far below any tolerance a test uses (1e-9).
+# sparse. Far below any tolerance the tests use (1e-9).
 DROP_BELOW = 1e-15
 
-Shifts = tuple[int, ...]  # bit positions of a register in the basis index, most significant first
+# A dict entry costs ~100 bytes: 4M amplitudes is ~0.5 GiB, beyond which something is wrong.
+MAX_AMPLITUDES = 1 << 22
 
 
 class BasisSimulationError(ValueError):
     """A gate the basis simulator has no rule for, or an input outside a gate's valid range."""
 
 
-def simulate_basis(circuit: cirq.Circuit, qubit_order: Sequence[cirq.Qid], initial: int) -> State:
+def simulate_basis(
+    circuit: cirq.Circuit,
+    qubit_order: Sequence[cirq.Qid],
+    initial: int,
+    *,
+    postselect: Collection[cirq.Qid] = (),
+) -> State:
     """$U|\\text{initial}\\rangle$ as its non-zero amplitudes.
 
     Args:
@@ -58,13 +66,18 @@ def simulate_basis(circuit: cirq.Circuit, qubit_order: Sequence[cirq.Qid], initi
         qubit_order: every qubit of ``circuit`` (and possibly more); ``qubit_order[0]`` is the
             most significant bit.
         initial: the input basis state, ``0 <= initial < 2**len(qubit_order)``.
+        postselect: qubits projected onto $|0\\rangle$ at the end. A branch is dropped as soon
+            as the last gate on such a qubit leaves it in $|1\\rangle$, which keeps a block
+            encoding's column small (the garbage of the index registers never spreads). The
+            result is exactly the projection of the full result.
 
     Returns:
-        Basis index -> amplitude, amplitudes of magnitude below ``DROP_BELOW`` left out.
+        Basis index -> amplitude; amplitudes of magnitude below ``DROP_BELOW`` are left out.
 
     Raises:
         BasisSimulationError: a gate without a rule here (named in the message), a qubit
-            missing from ``qubit_order``, or an input outside a gate's valid range.
+            missing from ``qubit_order``, an input outside a gate's valid range, or a state
+            above ``MAX_AMPLITUDES`` amplitudes.
     """
     n = len(qubit_order)
     if not 0 <= initial < 1 << n:
@@ -72,54 +85,95 @@ def simulate_basis(circuit: cirq.Circuit, qubit_order: Sequence[cirq.Qid], initi
     bit_of = {q: n - 1 - k for k, q in enumerate(qubit_order)}
     if len(bit_of) != n:
         raise BasisSimulationError("qubit_order lists a qubit twice")
-    state: State = {initial: 1.0}
-    for op in circuit.all_operations():
+    operations = list(circuit.all_operations())
+    for op in operations:
         missing = [q for q in op.qubits if q not in bit_of]
         if missing:
             raise BasisSimulationError(f"{op!r} acts on {missing!r}, not in qubit_order")
         if op.gate is None:
             raise BasisSimulationError(f"no basis-state rule for the gateless operation {op!r}")
-        state = _apply(op.gate, tuple(bit_of[q] for q in op.qubits), state)
+    # fixed_after[i]: the bits of the postselected qubits that no operation after i touches.
+    last_use = {q: -1 for q in postselect}
+    for i, op in enumerate(operations):
+        for q in op.qubits:
+            if q in last_use:
+                last_use[q] = i
+    fixed_after: dict[int, int] = {}
+    for q, i in last_use.items():
+        if q not in bit_of:
+            raise BasisSimulationError(f"postselected qubit {q!r} is not in qubit_order")
+        fixed_after[i] = fixed_after.get(i, 0) | 1 << bit_of[q]
+    state: State = _project({initial: 1.0}, fixed_after.get(-1, 0))
+    for i, op in enumerate(operations):
+        shifts = tuple(bit_of[q] for q in op.qubits)
+        fixed = fixed_after.get(i, 0)
+        gate = op.gate
+        assert gate is not None  # checked above
+        if isinstance(gate, UniformSuperposition) and gate.adjoint and fixed:
+            register = shifts[len(gate.control_values) :]
+            if all(fixed >> s & 1 for s in register):
+                state = _project(_uniform_adjoint_onto_zero(gate, shifts, state), fixed)
+                continue
+        state = _project(_apply(gate, shifts, state), fixed)
     return state
+
+
+def _project(state: State, mask: int) -> State:
+    return {key: a for key, a in state.items() if not key & mask} if mask else state
 
 
 # -- bit fields ---------------------------------------------------------------------------------
 
-
-def _read(key: int, shifts: Shifts) -> int:
-    value = 0
-    for s in shifts:
-        value = (value << 1) | ((key >> s) & 1)
-    return value
+Shifts = tuple[int, ...]  # a register's bit positions in the basis index, most significant first
 
 
-def _xor(key: int, shifts: Shifts, value: int) -> int:
-    width = len(shifts)
-    for k, s in enumerate(shifts):
-        if (value >> (width - 1 - k)) & 1:
-            key ^= 1 << s
-    return key
+class _Field:
+    """A register inside a basis index, read and written one run of adjacent bits at a time."""
+
+    __slots__ = ("runs", "width")
+
+    def __init__(self, shifts: Shifts) -> None:
+        runs: list[tuple[int, int]] = []  # (lowest bit, length), most significant run first
+        for s in shifts:
+            if runs and runs[-1][0] == s + 1:
+                runs[-1] = (s, runs[-1][1] + 1)
+            else:
+                runs.append((s, 1))
+        self.runs = tuple(runs)
+        self.width = len(shifts)
+
+    def read(self, key: int) -> int:
+        value = 0
+        for low, length in self.runs:
+            value = (value << length) | ((key >> low) & ((1 << length) - 1))
+        return value
+
+    def spread(self, value: int) -> int:
+        """The bits to XOR into a basis index to XOR ``value`` into this register."""
+        mask, offset = 0, self.width
+        for low, length in self.runs:
+            offset -= length
+            mask |= ((value >> offset) & ((1 << length) - 1)) << low
+        return mask
+
+    def write(self, key: int, value: int) -> int:
+        return key ^ self.spread(self.read(key) ^ value)
 
 
-def _write(key: int, shifts: Shifts, value: int) -> int:
-    return _xor(key, shifts, _read(key, shifts) ^ value)
-
-
-def _bits(values: Sequence[int]) -> int:
-    out = 0
-    for v in values:
-        out = (out << 1) | v
-    return out
-
-
-def _split(shifts: Shifts, *widths: int) -> list[Shifts]:
-    """``shifts`` cut into consecutive registers of ``widths`` (the rest last)."""
+def _fields(shifts: Shifts, *widths: int) -> list[_Field]:
+    """``shifts`` cut into consecutive registers of ``widths``, the rest last."""
     out, start = [], 0
     for width in widths:
-        out.append(shifts[start : start + width])
+        out.append(_Field(shifts[start : start + width]))
         start += width
-    out.append(shifts[start:])
+    out.append(_Field(shifts[start:]))
     return out
+
+
+def _controls_match(controls: _Field, values: Sequence[int]) -> Callable[[int], bool]:
+    mask = controls.spread((1 << len(values)) - 1)
+    pattern = controls.spread(int("".join(map(str, values)) or "0", 2))
+    return lambda key: key & mask == pattern
 
 
 # -- the two kinds of action --------------------------------------------------------------------
@@ -151,12 +205,12 @@ def _rotate(state: State, target: int, angle_of: Callable[[int], float | None]) 
         else:
             out[zero] = out.get(zero, 0.0) + cos * amplitude
             out[one] = out.get(one, 0.0) + sin * amplitude
+    if len(out) > MAX_AMPLITUDES:
+        raise BasisSimulationError(
+            f"the state reached {len(out):,} amplitudes (limit {MAX_AMPLITUDES:,}); "
+            "postselect the ancillas to drop branches early"
+        )
     return {key: a for key, a in out.items() if abs(a) >= DROP_BELOW}
-
-
-def _controls_match(shifts: Shifts, values: Sequence[int]) -> Callable[[int], bool]:
-    wanted = _bits(values)
-    return lambda key: _read(key, shifts) == wanted
 
 
 def _when(match: Callable[[int], bool], angle: float) -> Callable[[int], float | None]:
@@ -174,7 +228,7 @@ def _table_values(table: Table, addresses: list[int]) -> list[Any]:
     return [v if f else None for v, f in zip(values, found.tolist(), strict=True)]
 
 
-# -- gates --------------------------------------------------------------------------------------
+# -- cirq's gates -------------------------------------------------------------------------------
 
 
 def _apply(gate: cirq.Gate, shifts: Shifts, state: State) -> State:
@@ -188,7 +242,7 @@ def _apply(gate: cirq.Gate, shifts: Shifts, state: State) -> State:
 
 
 def _exponent_is_one(gate: Any) -> bool:
-    """A cirq EigenGate equal to its base gate: exponent ±1 (self-inverse), no global phase."""
+    """An EigenGate equal to its base gate: exponent ±1 (these are self-inverse), no phase."""
     exponent = gate.exponent
     return (
         isinstance(exponent, int | float)
@@ -204,15 +258,11 @@ def _unsupported(gate: cirq.Gate) -> BasisSimulationError:
     )
 
 
-def _flip_all(targets: Shifts) -> Callable[[int], int]:
-    mask = sum(1 << s for s in targets)
-    return lambda key: key ^ mask
-
-
 def _pauli_x(gate: cirq.XPowGate, shifts: Shifts, state: State) -> State:
     if not _exponent_is_one(gate):
         raise _unsupported(gate)
-    return _permute(state, _flip_all(shifts))
+    bit = 1 << shifts[0]
+    return _permute(state, lambda key: key ^ bit)
 
 
 def _pauli_z(gate: cirq.ZPowGate, shifts: Shifts, state: State) -> State:
@@ -230,11 +280,11 @@ def _ry(gate: cirq.YPowGate, shifts: Shifts, state: State) -> State:
     return _rotate(state, shifts[0], lambda key: angle)
 
 
-def _controlled_flip(n_controls: int) -> Callable[[Any, Shifts, State], State]:
+def _controlled_x(n_controls: int) -> Callable[[Any, Shifts, State], State]:
     def rule(gate: Any, shifts: Shifts, state: State) -> State:
         if not _exponent_is_one(gate):
             raise _unsupported(gate)
-        return _multi_controlled_x_rule((1,) * n_controls, shifts, state)
+        return _multi_controlled_x(MultiControlledX((1,) * n_controls), shifts, state)
 
     return rule
 
@@ -243,123 +293,143 @@ def _swap(gate: cirq.SwapPowGate, shifts: Shifts, state: State) -> State:
     if not _exponent_is_one(gate):
         raise _unsupported(gate)
     a, b = shifts
-    return _permute(
-        state, lambda key: key ^ (((key >> a) ^ (key >> b)) & 1) * ((1 << a) | (1 << b))
-    )
+    both = (1 << a) | (1 << b)
+    return _permute(state, lambda key: key ^ both if (key >> a ^ key >> b) & 1 else key)
 
 
 def _identity(gate: cirq.IdentityGate, shifts: Shifts, state: State) -> State:
     return state
 
 
-def _multi_controlled_x_rule(values: Sequence[int], shifts: Shifts, state: State) -> State:
-    controls, targets = _split(shifts, len(values))
-    match, flip = _controls_match(controls, values), _flip_all(targets)
-    return _permute(state, lambda key: flip(key) if match(key) else key)
+# -- qrtc's gates -------------------------------------------------------------------------------
 
 
 def _multi_controlled_x(gate: MultiControlledX, shifts: Shifts, state: State) -> State:
-    return _multi_controlled_x_rule(gate.control_values, shifts, state)
+    controls, targets = _fields(shifts, len(gate.control_values))
+    match, flip = _controls_match(controls, gate.control_values), targets.spread(-1)
+    return _permute(state, lambda key: key ^ flip if match(key) else key)
 
 
 def _multi_controlled_ry(gate: MultiControlledRy, shifts: Shifts, state: State) -> State:
-    controls, target = _split(shifts, len(gate.control_values))
-    match = _controls_match(controls, gate.control_values)
-    return _rotate(state, target[0], _when(match, gate.angle))
+    match = _controls_match(_Field(shifts[:-1]), gate.control_values)
+    return _rotate(state, shifts[-1], _when(match, gate.angle))
 
 
 def _swap_registers(gate: SwapRegisters, shifts: Shifts, state: State) -> State:
-    control, a, b = _split(shifts, int(gate.with_control), gate.size)
+    control, a, b = _fields(shifts, int(gate.with_control), gate.size)
+    match = _controls_match(control, (1,) * control.width)
 
     def mapping(key: int) -> int:
-        if control and not (key >> control[0]) & 1:
+        if not match(key):
             return key
-        first, second = _read(key, a), _read(key, b)
-        return _write(_write(key, a, second), b, first)
+        first, second = a.read(key), b.read(key)
+        return key ^ a.spread(first ^ second) ^ b.spread(first ^ second)
 
     return _permute(state, mapping)
 
 
 def _xor_lookup_rule(
     state: State,
-    controls: Shifts,
+    controls: _Field,
     control_values: Sequence[int],
-    address: Shifts,
-    data: Shifts,
+    address: _Field,
+    data: _Field,
     table: Table,
 ) -> State:
     """$d \\mathrel{\\oplus}= f(a)$ where the controls match ($f = 0$ off the table)."""
+    assert address.width < 63, "addresses are int64"
     match = _controls_match(controls, control_values)
     keys = [key for key in state if match(key)]
-    values = _table_values(table, [_read(key, address) for key in keys])
+    values = _table_values(table, [address.read(key) for key in keys])
     out = dict(state)
-    for key, value in zip(keys, values, strict=True):
-        if value:
-            del out[key]
-    for key, value in zip(keys, values, strict=True):
-        if value:
-            out[_xor(key, data, int(value))] = state[key]
+    moved = [(key, data.spread(int(v))) for key, v in zip(keys, values, strict=True) if v]
+    for key, _ in moved:
+        del out[key]
+    for key, flip in moved:
+        out[key ^ flip] = state[key]
     assert len(out) == len(state), "the lookup merged two basis states"
     return out
 
 
 def _xor_lookup(gate: XorLookup, shifts: Shifts, state: State) -> State:
-    controls, address, data = _split(shifts, len(gate.control_values), gate.address_width)
-    assert len(data) == gate.data_width and gate.address_width < 63
+    controls, address, data = _fields(shifts, len(gate.control_values), gate.address_width)
     return _xor_lookup_rule(state, controls, gate.control_values, address, data, gate.table)
 
 
 def _rotation_lookup(gate: RotationLookup, shifts: Shifts, state: State) -> State:
-    controls, address, target = _split(shifts, len(gate.control_values), gate.address_width)
-    assert gate.address_width < 63
+    controls, address, target = _fields(shifts, len(gate.control_values), gate.address_width)
+    assert address.width < 63, "addresses are int64"
     match = _controls_match(controls, gate.control_values)
     keys = [key for key in state if match(key)]
-    looked_up = _table_values(gate.table, [_read(key, address) for key in keys])
+    looked_up = _table_values(gate.table, [address.read(key) for key in keys])
     angles = {
         key: gate.default_angle if angle is None else float(angle)
         for key, angle in zip(keys, looked_up, strict=True)
     }
-    return _rotate(state, target[0], angles.get)
+    return _rotate(state, shifts[-1], angles.get)
 
 
 def _uniform_superposition(gate: UniformSuperposition, shifts: Shifts, state: State) -> State:
-    controls, register = _split(shifts, len(gate.control_values))
+    n_controls = len(gate.control_values)
+    controls, register = shifts[:n_controls], shifts[n_controls:]
     tree = rotation_tree(gate.n_items, gate.width)
     if gate.adjoint:
         tree = [(p, -angle, conditions) for p, angle, conditions in reversed(tree)]
     for position, angle, conditions in tree:
         match = _controls_match(
-            (*controls, *(register[p] for p, _ in conditions)),
+            _Field((*controls, *(register[p] for p, _ in conditions))),
             (*gate.control_values, *(v for _, v in conditions)),
         )
         state = _rotate(state, register[position], _when(match, angle))
     return state
 
 
+def _uniform_adjoint_onto_zero(gate: UniformSuperposition, shifts: Shifts, state: State) -> State:
+    r"""$\mathrm{Uniform}_m^\dagger$, then only the $|0\rangle$ component of its register.
+
+    $\langle 0|U^\dagger|x\rangle = \langle x|U|0\rangle = [x < m]/\sqrt m$ from what $U$
+    prepares, with no rotation tree: the shortcut that keeps a column of a sparse-access
+    encoding with $s_r$ in the thousands small.
+    """
+    controls, register = _fields(shifts, len(gate.control_values))
+    match = _controls_match(controls, gate.control_values)
+    weight = 1 / math.sqrt(gate.n_items)
+    out: State = {}
+    for key, amplitude in state.items():
+        x = register.read(key)
+        if match(key):
+            if x < gate.n_items:
+                zero = key ^ register.spread(x)
+                out[zero] = out.get(zero, 0.0) + weight * amplitude
+        elif x == 0:
+            out[key] = out.get(key, 0.0) + amplitude
+    return {key: a for key, a in out.items() if abs(a) >= DROP_BELOW}
+
+
 def _increment(gate: Increment, shifts: Shifts, state: State) -> State:
-    controls, register = _split(shifts, len(gate.control_values))
+    controls, register = _fields(shifts, len(gate.control_values))
     match, modulus = _controls_match(controls, gate.control_values), 1 << gate.width
 
     def mapping(key: int) -> int:
-        if not match(key):
-            return key
-        return _write(key, register, (_read(key, register) + 1) % modulus)
+        return register.write(key, (register.read(key) + 1) % modulus) if match(key) else key
 
     return _permute(state, mapping)
 
 
 def _less_than_constant(gate: LessThanConstant, shifts: Shifts, state: State) -> State:
-    register, flag = _split(shifts, gate.width)
-    bit = 1 << flag[0]
-    return _permute(state, lambda key: key ^ bit if _read(key, register) < gate.constant else key)
+    register, flag = _Field(shifts[:-1]), 1 << shifts[-1]
+    return _permute(state, lambda key: key ^ flag if register.read(key) < gate.constant else key)
 
 
 def _index_oracle(gate: IndexOracle, shifts: Shifts, state: State) -> State:
     m, w, values = gate.index_width, gate.width, gate.control_values
-    controls, index, out, sys = _split(shifts, len(values), m, w)
+    n_controls = len(values)
+    controls, index, out, sys = _fields(shifts, n_controls, m, w)
+    index_bits = shifts[n_controls : n_controls + m]
+    out_bits, sys_bits = shifts[n_controls + m : n_controls + m + w], shifts[n_controls + m + w :]
     # forward: out ^= f(index, sys); position: index ^= g(out, sys). The adjoint reverses them.
-    forward = (controls, values, (*index, *sys), out, gate.forward)
-    position = (controls, values, (*out, *sys), index, gate.position)
+    forward = (controls, values, _Field((*index_bits, *sys_bits)), out, gate.forward)
+    position = (controls, values, _Field((*out_bits, *sys_bits)), index, gate.position)
     lookups = [forward, position] if m else [forward]
     for lookup in reversed(lookups) if gate.adjoint else lookups:
         state = _xor_lookup_rule(state, *lookup)
@@ -368,34 +438,36 @@ def _index_oracle(gate: IndexOracle, shifts: Shifts, state: State) -> State:
 
 def _mixed_radix_increment(gate: MixedRadixIncrement, shifts: Shifts, state: State) -> State:
     n_k, last = gate.phase_width, gate.radix - 1
-    controls, outer, phase, flag = _split(shifts, len(gate.control_values), gate.outer_width, n_k)
+    controls, outer, phase, flag = _fields(shifts, len(gate.control_values), gate.outer_width, n_k)
     match, modulus = _controls_match(controls, gate.control_values), 1 << gate.outer_width
 
     def mapping(key: int) -> int:
-        if flag and (key >> flag[0]) & 1:
-            raise BasisSimulationError(f"{gate!r}: the carry flag must start in 0")
+        if flag.read(key):
+            raise BasisSimulationError(f"{gate!r}: the carry flag must start in |0>")
         if not match(key):
             return key
-        k = _read(key, phase)
+        k = phase.read(key)
         if k > last:
-            raise BasisSimulationError(f"{gate!r}: phase {k} above K = {last} (no valid block)")
+            raise BasisSimulationError(f"{gate!r}: phase {k} above K = {last}, no valid block")
         if k < last:
-            return _write(key, phase, k + 1)
-        return _write(_write(key, phase, 0), outer, (_read(key, outer) + 1) % modulus)
+            return phase.write(key, k + 1)
+        return outer.write(phase.write(key, 0), (outer.read(key) + 1) % modulus)
 
     return _permute(state, mapping)
 
 
 def _block_type_oracle(gate: BlockTypeOracle, shifts: Shifts, state: State) -> State:
-    outer, phase, kind = _split(shifts, gate.outer_width, gate.phase_width)
+    outer, phase, kind = _fields(shifts, gate.outer_width, gate.phase_width)
     keys = list(state)
-    outers: NDArray[np.int64] = np.array([_read(key, outer) for key in keys], dtype=np.int64)
-    phases: NDArray[np.int64] = np.array([_read(key, phase) for key in keys], dtype=np.int64)
-    types = gate.block_type(outers, phases).tolist() if keys else []
-    return {_xor(key, kind, int(t)): state[key] for key, t in zip(keys, types, strict=True)}
+    if not keys:
+        return state
+    outers: NDArray[np.int64] = np.array([outer.read(key) for key in keys], dtype=np.int64)
+    phases: NDArray[np.int64] = np.array([phase.read(key) for key in keys], dtype=np.int64)
+    types = dict(zip(keys, gate.block_type(outers, phases).tolist(), strict=True))
+    return _permute(state, lambda key: key ^ kind.spread(types[key]))
 
 
-# Order matters only for subclasses: cirq.Ry is a YPowGate, so YPowGate's rule covers both.
+# isinstance order matters only for subclasses: cirq.X is an XPowGate, cirq.Ry a YPowGate.
 _RULES: tuple[tuple[type, Callable[[Any, Shifts, State], State]], ...] = (
     (MultiControlledX, _multi_controlled_x),
     (MultiControlledRy, _multi_controlled_ry),
@@ -411,8 +483,8 @@ _RULES: tuple[tuple[type, Callable[[Any, Shifts, State], State]], ...] = (
     (cirq.XPowGate, _pauli_x),
     (cirq.ZPowGate, _pauli_z),
     (cirq.YPowGate, _ry),
-    (cirq.CXPowGate, _controlled_flip(1)),
-    (cirq.CCXPowGate, _controlled_flip(2)),
+    (cirq.CXPowGate, _controlled_x(1)),
+    (cirq.CCXPowGate, _controlled_x(2)),
     (cirq.SwapPowGate, _swap),
     (cirq.IdentityGate, _identity),
 )

@@ -101,9 +101,11 @@ def test_qiskit_statevector_of_the_emitted_file_encodes_the_matrix(
         # Qiskit's label lists q[n-1] .. q[0]; q[0] is cirq's most significant qubit.
         qiskit_state = quantum_info.Statevector.from_label(format(index, f"0{n}b")[::-1])
         evolved = qiskit_state.evolve(circuit).reverse_qargs().data
-        expected_cirq = cirq.Simulator(dtype=np.complex128).simulate(
-            cirq_circuit, qubit_order=order, initial_state=index
-        ).final_state_vector
+        expected_cirq = (
+            cirq.Simulator(dtype=np.complex128)
+            .simulate(cirq_circuit, qubit_order=order, initial_state=index)
+            .final_state_vector
+        )
         np.testing.assert_allclose(evolved, expected_cirq, atol=1e-9)
         # Ancillas (most significant) and work (least significant) all 0: alpha * column.
         block = evolved.reshape(2**n_ancilla, 2**n_system, 2 ** len(work))[0, :, 0]
