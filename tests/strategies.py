@@ -23,6 +23,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
+import qrtc
 from qrtc.frontend.format import format_spec
 from qrtc.ir import spec as ast
 
@@ -558,3 +559,20 @@ def mutated_examples(draw: st.DrawFn) -> tuple[Path, str]:
             j = draw(st.integers(i, min(len(tokens), i + 8)))
             del tokens[i:j]
     return path, "".join(tokens)
+
+
+def tiny_spec(pgd_steps: int, horizon: int, padding: int) -> qrtc.Spec:
+    """Linear regression on one feature at Carleman order 1 (D_N = 3): the smallest L."""
+    return qrtc.parse(
+        f"""
+param theta[1] = [0.1]
+input x[1]
+label y
+data = inline {{ [0.5] -> 0.2 }}
+predict f = dot(theta, x)
+loss l = 0.5 * (f - y)^2
+attack pgd {{ norm = linf; radius = 0.05; step = 0.02; steps = {pgd_steps}; start = warm }}
+train {{ lr = 0.2; horizon = {horizon} }}
+compile {{ carleman_order = 1; scale = auto; padding = {padding} }}
+"""
+    )

@@ -21,6 +21,7 @@ import scipy.sparse
 from hypothesis import given
 from hypothesis import strategies as st
 from numpy.typing import NDArray
+from strategies import tiny_spec
 
 import qrtc
 from qrtc.backends import basis_simulator
@@ -312,23 +313,6 @@ def _assert_columns_agree(encoding: BlockEncoding, columns: Sequence[int]) -> No
         np.testing.assert_allclose(_to_vector(projected, len(order)), expected_block, atol=ATOL)
 
 
-def _tiny_spec(pgd_steps: int, horizon: int, padding: int) -> qrtc.Spec:
-    """Linear regression on one feature, Carleman order 1: U has 15-17 qubits."""
-    return qrtc.parse(
-        f"""
-param theta[1] = [0.1]
-input x[1]
-label y
-data = inline {{ [0.5] -> 0.2 }}
-predict f = dot(theta, x)
-loss l = 0.5 * (f - y)^2
-attack pgd {{ norm = linf; radius = 0.05; step = 0.02; steps = {pgd_steps}; start = warm }}
-train {{ lr = 0.2; horizon = {horizon} }}
-compile {{ carleman_order = 1; scale = auto; padding = {padding} }}
-"""
-    )
-
-
 @pytest.mark.parametrize("seed", range(4))
 def test_columns_of_generic_encodings_of_random_matrices(seed: int) -> None:
     rng = np.random.default_rng(seed)
@@ -345,7 +329,7 @@ def test_columns_of_generic_encodings_of_random_matrices(seed: int) -> None:
 def test_columns_of_encodings_of_a_tiny_block_system(
     method: str, pgd_steps: int, horizon: int, padding: int
 ) -> None:
-    system = compile_spec(_tiny_spec(pgd_steps, horizon, padding)).block_system
+    system = compile_spec(tiny_spec(pgd_steps, horizon, padding)).block_system
     assert system is not None
     encoding = encode_block_system(system, method=method)  # type: ignore[arg-type]
     assert len(encoding.qubit_order) <= 17

@@ -29,6 +29,7 @@ import scipy.linalg
 import scipy.sparse
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from strategies import tiny_spec
 
 import qrtc
 from qrtc.backends.basis_simulator import simulate_basis
@@ -195,23 +196,6 @@ def test_generic_encoding_of_larger_matrices_by_columns(
 MAX_DECOMPOSITION_QUBITS = 11
 
 
-def _tiny_spec(pgd_steps: int, horizon: int, padding: int) -> qrtc.Spec:
-    """Linear regression on one feature, Carleman order 1: D_N = 3, so w = 4 in C-hat."""
-    return qrtc.parse(
-        f"""
-param theta[1] = [0.1]
-input x[1]
-label y
-data = inline {{ [0.5] -> 0.2 }}
-predict f = dot(theta, x)
-loss l = 0.5 * (f - y)^2
-attack pgd {{ norm = linf; radius = 0.05; step = 0.02; steps = {pgd_steps}; start = warm }}
-train {{ lr = 0.2; horizon = {horizon} }}
-compile {{ carleman_order = 1; scale = auto; padding = {padding} }}
-"""
-    )
-
-
 def _custom_operations(circuit: cirq.Circuit) -> dict[cirq.Gate, cirq.Operation]:
     """Every custom gate in ``circuit`` and in its decompositions, down to cirq's gates."""
     context = cirq.DecompositionContext(cirq.SimpleQubitManager())
@@ -239,7 +223,7 @@ def test_custom_gates_of_small_encodings_decompose_consistently(which: str) -> N
         matrix = random_sparse(rng, 3, density=0.7, max_per_row=3, max_per_column=3)
         encoding = encode_matrix(matrix, padding="identity")
     else:
-        system = compile_spec(_tiny_spec(pgd_steps=2, horizon=1, padding=1)).block_system
+        system = compile_spec(tiny_spec(pgd_steps=2, horizon=1, padding=1)).block_system
         assert system is not None
         encoding = encode_block_system(system)
     gates = _custom_operations(encoding.circuit)
@@ -369,7 +353,9 @@ def test_example_generic_encoding_columns_equal_L_and_structured(example: Compil
     if example.generic is None:
         limit = importlib.import_module("qrtc.passes.encode_block_system").MAX_GENERIC_NNZ
         assert example.system.nnz > limit, "only an L above the limit may be refused"
-        pytest.skip(f"{example.name}: L has {example.system.nnz:,} non-zeros, too many")
+        # The refusal is the expected outcome for an L this large (checked where it is built,
+        # in Compiled): the structured encoding is this example's only circuit.
+        return
     encoding = example.generic
     assert encoding.method == "generic" and encoding.padding == "identity"
     for j in example.sample_columns():
