@@ -6,7 +6,12 @@ modules' docstrings), written independently of the gates' decompositions, which
 shipped example. Table-driven gates are summed over their tables with numpy (popcounts of the
 addresses and values), so the formula costs $O(\mathrm{nnz})$ array work at any size.
 
-A cost is a pair (gate counts, peak work qubits held at once).
+A cost is a triple (gate counts, peak work qubits held at once, depth bound). The depth is an
+upper bound, not the count: gates compose in sequence (depths add), and inside a gate only layers
+that are disjoint by construction are merged (the control flips around a ladder, the three CNOT
+layers of an uncontrolled register swap). The counted depth schedules the primitive stream as
+early as possible, and overlaps neighbouring table entries in ways that depend on their bit
+patterns; the tests hold counted <= bound.
 """
 
 from __future__ import annotations
@@ -26,17 +31,22 @@ from qrtc.passes.encode_block_system import select_matrix
 
 __all__ = ["predict_resources"]
 
-Cost = tuple[GateCounts, int]
-NONE: Cost = (GateCounts(), 0)
+Cost = tuple[GateCounts, int, int]
+NONE: Cost = (GateCounts(), 0, 0)
 
 
 def _plus(*costs: Cost) -> Cost:
-    """Costs of gates applied one after another: counts add, peaks take the max."""
+    """Costs of gates applied one after another: counts and depths add, peaks take the max."""
     total = GateCounts()
-    peak = 0
-    for counts, work in costs:
-        total, peak = total + counts, max(peak, work)
-    return total, peak
+    peak = depth = 0
+    for counts, work, layers in costs:
+        total, peak, depth = total + counts, max(peak, work), depth + layers
+    return total, peak, depth
+
+
+def _serial(counts: GateCounts) -> Cost:
+    """Gates with no work qubits, bounded as if none ran in parallel."""
+    return counts, 0, counts.total
 
 
 def _rotation(angle: float) -> GateCounts:
@@ -46,24 +56,31 @@ def _rotation(angle: float) -> GateCounts:
 def mcx(controls: int, zeros: int, targets: int = 1) -> Cost:
     """Multi-controlled X with fan-out onto ``targets``."""
     if controls == 0:
-        return GateCounts(x=targets), 0
+        return GateCounts(x=targets), 0, 1
     negate = GateCounts(x=2 * zeros)
+    flips = 2 * (zeros > 0)
     if controls == 1:
-        return negate + GateCounts(cnot=targets), 0
+        # The fan-out CNOTs share their control, so they run one after another.
+        return negate + GateCounts(cnot=targets), 0, flips + targets
     if targets == 1:
-        return negate + GateCounts(toffoli=2 * controls - 3), max(0, controls - 2)
-    return negate + GateCounts(toffoli=2 * (controls - 1), cnot=targets), controls - 1
+        ladder = 2 * controls - 3
+        return negate + GateCounts(toffoli=ladder), max(0, controls - 2), flips + ladder
+    ladder = 2 * (controls - 1)
+    counts = negate + GateCounts(toffoli=ladder, cnot=targets)
+    return counts, controls - 1, flips + ladder + targets
 
 
 def mcry(controls: int, zeros: int, angle: float) -> Cost:
     """Multi-controlled $R_y(\\theta)$."""
     if controls == 0:
-        return _rotation(angle), 0
+        return _rotation(angle), 0, 1
     halves = _rotation(angle / 2) + _rotation(-angle / 2)
     counts = halves + GateCounts(x=2 * zeros, cnot=2)
+    flips = 2 * (zeros > 0)
     if controls == 1:
-        return counts, 0
-    return counts + GateCounts(toffoli=2 * (controls - 1)), controls - 1
+        return counts, 0, flips + 4
+    ladder = 2 * (controls - 1)
+    return counts + GateCounts(toffoli=ladder), controls - 1, flips + 4 + ladder
 
 
 def _popcount(values: NDArray[np.int64]) -> NDArray[np.int64]:
@@ -77,12 +94,12 @@ def xor_lookup(table: Table, address_width: int, controls: int) -> Cost:
     c = controls + address_width
     zeros = address_width - _popcount(table.addresses)
     targets = _popcount(table.values.astype(np.int64))
-    total, peak = GateCounts(), 0
+    total, peak, depth = GateCounts(), 0, 0
     pairs, multiplicity = np.unique(np.stack([zeros, targets]), axis=1, return_counts=True)
     for (z, t), count in zip(pairs.T.tolist(), multiplicity.tolist(), strict=True):
-        counts, work = mcx(c, z, t)
-        total, peak = total + counts * count, max(peak, work)
-    return total, peak
+        counts, work, layers = mcx(c, z, t)
+        total, peak, depth = total + counts * count, max(peak, work), depth + layers * count
+    return total, peak, depth
 
 
 def rotation_lookup(table: Table, address_width: int, controls: int, default: float) -> Cost:
@@ -96,12 +113,12 @@ def rotation_lookup(table: Table, address_width: int, controls: int, default: fl
     halves = (table.values[moved] - default) / 2 / (math.pi / 2)
     clifford = np.abs(halves - np.round(halves)) < 1e-12
     pairs, multiplicity = np.unique(np.stack([zeros, clifford]), axis=1, return_counts=True)
-    total, peak = first
+    total, peak, depth = first
     for (z, is_clifford), count in zip(pairs.T.tolist(), multiplicity.tolist(), strict=True):
         # A representative angle of the class: 0 is Clifford, 1 is not.
-        counts, work = mcry(c, z, 0.0 if is_clifford else 1.0)
-        total, peak = total + counts * count, max(peak, work)
-    return total, peak
+        counts, work, layers = mcry(c, z, 0.0 if is_clifford else 1.0)
+        total, peak, depth = total + counts * count, max(peak, work), depth + layers * count
+    return total, peak, depth
 
 
 def uniform_superposition(n_items: int, width: int, controls: int, *, adjoint: bool) -> Cost:
@@ -138,7 +155,7 @@ def increment(width: int, controls: int, zeros: int = 0) -> Cost:
         cnot=width - (controls == 0),
         x=int(controls == 0) + 2 * zeros,
     )
-    return counts, ladder
+    return counts, ladder, counts.toffoli + counts.cnot + int(controls == 0) + 2 * (zeros > 0)
 
 
 def less_than(width: int, constant: int) -> Cost:
@@ -146,7 +163,7 @@ def less_than(width: int, constant: int) -> Cost:
     if constant <= 0:
         return NONE
     if constant >= 1 << width:
-        return GateCounts(x=1), 0
+        return GateCounts(x=1), 0, 1
     bits = [(constant >> (width - 1 - p)) & 1 for p in range(width)]
     events = [p for p in range(width) if bits[p]]
     last = events[-1]
@@ -156,7 +173,7 @@ def less_than(width: int, constant: int) -> Cost:
         toffoli=2 * ladder + sum(1 for p in events if p > 0),
         cnot=sum(1 for p in events if p == 0),
     )
-    return counts, ladder
+    return counts, ladder, counts.total
 
 
 def mixed_radix_increment(outer_width: int, radix: int, controls: int) -> Cost:
@@ -187,28 +204,30 @@ def block_type_oracle(outer_width: int, radix: int, horizon: int, n_blocks: int)
         compute.append(mcx(phase, phase - bin(last).count("1")))
     if needs_v:
         compute.append(less_than(phase, radix))
-    write = [(GateCounts(x=1), 0)]
+    write = [_serial(GateCounts(x=1))]
     if needs_v:
-        write += [(GateCounts(toffoli=1, cnot=1, x=1), 0), mcx(3, 2)]
+        write += [_serial(GateCounts(toffoli=1, cnot=1, x=1)), mcx(3, 2)]
     else:
-        write += [(GateCounts(cnot=1), 0), mcx(2, 2)]
-    write.append((GateCounts(toffoli=1), 0) if phase else (GateCounts(cnot=1), 0))
+        write += [_serial(GateCounts(cnot=1)), mcx(2, 2)]
+    write.append(_serial(GateCounts(toffoli=1) if phase else GateCounts(cnot=1)))
     flags = 2 + int(phase > 0) + int(needs_v)
-    counts, peak = _plus(*compute, *write, *compute)
-    return counts, flags + peak
+    counts, peak, depth = _plus(*compute, *write, *compute)
+    return counts, flags + peak, depth
 
 
 def sparse_access(tables: SparseAccessTables, controls: int) -> Cost:
     """$V_r^\\dagger\\,\\mathrm{SWAP}\\,O_A\\,V_c$ (paper.md §6.2)."""
     w = tables.width
     m_r, m_c = index_width(tables.row_sparsity), index_width(tables.column_sparsity)
+    # A controlled swap's Fredkins share the control; an uncontrolled one is three CNOT layers.
     swap = GateCounts(cnot=2 * w, toffoli=w) if controls else GateCounts(cnot=3 * w)
+    swap_depth = 3 * w if controls else 3
     costs = [
         uniform_superposition(tables.column_sparsity, m_c, controls, adjoint=False),
         xor_lookup(tables.column_forward, m_c + w, controls),
         xor_lookup(tables.column_position, 2 * w, controls) if m_c else NONE,
         rotation_lookup(tables.values, 2 * w, controls, math.pi),
-        (swap, 0),
+        (swap, 0, swap_depth),
         xor_lookup(tables.row_position, 2 * w, controls) if m_r else NONE,
         xor_lookup(tables.row_forward, m_r + w, controls),
         uniform_superposition(tables.row_sparsity, m_r, controls, adjoint=True),
@@ -232,7 +251,7 @@ def predict_resources(
             pad = scipy.sparse.eye_array((1 << width) - system.dim, format="csr")
             matrix = scipy.sparse.csr_array(scipy.sparse.block_diag([matrix, pad], format="csr"))
         tables = SparseAccessTables.from_matrix(matrix)
-        counts, work = sparse_access(tables, 0)
+        counts, work, depth = sparse_access(tables, 0)
         qubits = {
             "sys": width,
             "out": width,
@@ -241,7 +260,7 @@ def predict_resources(
             "value": 1,
         }
         qubits = {k: v for k, v in qubits.items() if v} | {"work": work}
-        return Resources(qubits, queries, counts, None, source="formula")
+        return Resources(qubits, queries, counts, depth, source="formula", depth_is_bound=True)
     radix = system.carleman.pgd_steps + 1
     outer = _width((system.n_blocks - 1) // radix + 1)
     phase = (radix - 1).bit_length()
@@ -250,8 +269,8 @@ def predict_resources(
     beta = tables.alpha
     lcu_angle = 2 * math.atan(math.sqrt(beta))
     types = block_type_oracle(outer, radix, system.carleman.horizon, system.n_blocks)
-    counts, work = _plus(
-        (_rotation(lcu_angle) + GateCounts(z=1) + _rotation(-lcu_angle), 0),
+    counts, work, depth = _plus(
+        _serial(_rotation(lcu_angle) + GateCounts(z=1) + _rotation(-lcu_angle)),
         types,
         sparse_access(tables, 1),
         types,
@@ -270,4 +289,4 @@ def predict_resources(
         "carry": int(radix > 1),
     }
     qubits = {k: v for k, v in qubits.items() if v} | {"work": work}
-    return Resources(qubits, queries, counts, None, source="formula")
+    return Resources(qubits, queries, counts, depth, source="formula", depth_is_bound=True)

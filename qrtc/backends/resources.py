@@ -107,6 +107,8 @@ class Resources:
         queries: oracle -> calls.
         gates: primitive gate counts.
         depth: circuit depth in primitive gates (None when not computed).
+        depth_is_bound: ``depth`` is an upper bound (the formula's) rather than the depth of
+            the as-early-as-possible schedule of the primitive circuit (the count's).
         synthesis_error: $\\varepsilon_{\\rm synth}$ of the T estimate.
         source: ``"counted"`` or ``"formula"``.
     """
@@ -118,6 +120,7 @@ class Resources:
     synthesis_error: float = DEFAULT_SYNTHESIS_ERROR
     source: str = "counted"
     notes: tuple[str, ...] = field(default=())
+    depth_is_bound: bool = False
 
     @property
     def total_qubits(self) -> int:
@@ -141,6 +144,7 @@ class Resources:
             "t_count_formula": "7 * toffoli + rotations * ceil(3 * log2(rotations / eps))",
             "synthesis_error": self.synthesis_error,
             "depth": self.depth,
+            "depth_is_bound": self.depth_is_bound,
             "notes": list(self.notes),
         }
 
@@ -162,10 +166,15 @@ class Resources:
             ("  Ry (non-Clifford)", str(g.rotations)),
             ("  Ry (Clifford angle)", str(g.clifford_rotations)),
             (f"T estimate (eps_synth = {self.synthesis_error:g})", str(self.t_count)),
-            ("depth", "not computed" if self.depth is None else str(self.depth)),
+            ("depth" + (" (upper bound)" if self.depth_is_bound else ""), self._depth_text()),
         ]
         width = max(len(k) for k, _ in rows)
         return "\n".join(f"{k.ljust(width)}  {v}" for k, v in rows) + "\n"
+
+    def _depth_text(self) -> str:
+        if self.depth is None:
+            return "not computed"
+        return f"<= {self.depth}" if self.depth_is_bound else str(self.depth)
 
     def dumps(self) -> str:
         return json.dumps(self.to_json(), indent=2, sort_keys=True) + "\n"
