@@ -1,4 +1,5 @@
-"""The ``qrtc`` command line: ``check``, ``fmt``, ``train``, ``compile``, ``report``, ``plot``.
+"""The ``qrtc`` command line: ``check``, ``fmt``, ``train``, ``compile``, ``report``, ``plot``,
+``run``.
 
 A user's mistake (any :class:`~qrtc.errors.QrtError`) is printed without a traceback and exits
 with status 2. Any other exception is a bug in qrtc and is let through.
@@ -138,10 +139,115 @@ def _argument_parser() -> argparse.ArgumentParser:
     plot.add_argument("file", help="the .qrt spec")
     plot.add_argument("-o", "--output", default="out", help="output directory (default: out)")
     plot.set_defaults(run=_plot)
+
+    run = commands.add_parser(
+        "run",
+        help="compile, invert by QSVT, simulate with qsim and read out theta_T",
+        description="The whole pipeline on a spec: block system, block encoding, QSVT "
+        "inversion circuit, qsim simulation with exact post-selection, and the read-out of "
+        "theta_T beside the Carleman solution and the reference trainer, with the error split "
+        "by source and its predicted budget. Circuits too wide to simulate are refused with "
+        "the memory they would need.",
+    )
+    run.add_argument("file", help="the .qrt spec")
+    run.add_argument("--json", action="store_true", help="print the report as JSON")
+    run.add_argument(
+        "--encoding",
+        choices=("auto", "structured", "generic"),
+        default="auto",
+        help="block encoding of L (default auto: the narrower circuit to simulate)",
+    )
+    run.add_argument(
+        "--shots",
+        type=_positive_int,
+        default=None,
+        help="also estimate the success probability (the norm of theta_T) from this many "
+        "samples (default: exact, from the amplitudes)",
+    )
+    run.add_argument("--seed", type=int, default=None, help="seed of the sampling")
+    run.add_argument("--simulator", choices=("qsim", "cirq"), default="qsim", help="default: qsim")
+    run.add_argument(
+        "--cross-check",
+        action="store_true",
+        help="simulate with the other simulator too and report the largest difference",
+    )
+    run.add_argument(
+        "--time-limit",
+        type=float,
+        default=600.0,
+        metavar="SECONDS",
+        help="refuse a simulation estimated to take longer (default 600)",
+    )
+    run.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    run.set_defaults(run=_run)
     return parser
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(float(text)) if "e" in text.lower() else int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
 # ---- commands -------------------------------------------------------------------------------
+
+
+def _run(args: argparse.Namespace) -> int:
+    from qrtc.run import run_spec  # imports qsim: only when running
+
+    spec = qrtc.parse_file(args.file)
+    show = not args.no_progress and not args.json
+    bar = _ProgressBar(sys.stderr) if show else None
+    try:
+        report = run_spec(
+            spec,
+            encoding=args.encoding,
+            shots=args.shots,
+            seed=args.seed,
+            simulator=args.simulator,
+            cross_check=args.cross_check,
+            time_limit_s=args.time_limit,
+            progress=bar.update if bar is not None else None,
+        )
+    finally:
+        if bar is not None:
+            bar.close()
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2))
+    else:
+        print(f"{args.file}: theta_T by simulated QSVT inversion")
+        sys.stdout.write(report.to_table())
+    return EXIT_OK
+
+
+class _ProgressBar:
+    """One line on a terminal, redrawn per stage; one line per stage elsewhere (logs, CI)."""
+
+    WIDTH = 24
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.live = stream.isatty()
+        self.drawn = False
+
+    def update(self, stage: str, index: int, total: int) -> None:
+        filled = self.WIDTH * index // total
+        text = f"[{'#' * filled}{'.' * (self.WIDTH - filled)}] {index + 1}/{total} {stage}"
+        if self.live:
+            self.stream.write("\r" + text.ljust(self.WIDTH + 30))
+            self.drawn = True
+        else:
+            self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.live and self.drawn:
+            self.stream.write("\r" + " " * (self.WIDTH + 30) + "\r")
+            self.stream.flush()
 
 
 def _check(args: argparse.Namespace) -> int:

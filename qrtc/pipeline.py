@@ -11,6 +11,8 @@ pattern and the clip active set (paper.md §3.3), and every later stage is check
 from __future__ import annotations
 
 import os
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Literal, get_args
 
@@ -46,9 +48,15 @@ class Compilation:
 
 
 def compile_spec(
-    spec: Spec, *, until: Stage = "block_system", verify: bool | None = None
+    spec: Spec,
+    *,
+    until: Stage = "block_system",
+    verify: bool | None = None,
+    on_stage: Callable[[Stage, float], None] | None = None,
 ) -> Compilation:
     """Run the stages of :data:`STAGES` up to and including ``until``.
+
+    ``on_stage(stage, seconds)`` is called after each stage with its wall time.
 
     Raises:
         QrtError: the spec is invalid, breaks an assumption, or cannot be compiled.
@@ -58,26 +66,39 @@ def compile_spec(
     if verify is None:
         verify = os.environ.get("QRTC_VERIFY") == "1"
     last = STAGES.index(until)
+    clock = [time.perf_counter()]
+
+    def done(stage: Stage) -> None:
+        now = time.perf_counter()
+        if on_stage is not None:
+            on_stage(stage, now - clock[0])
+        clock[0] = now
+
     problem = check(spec)
+    done("problem")
     result = Compilation(spec=spec, problem=problem)
     if last >= STAGES.index("trajectory"):
         result = replace(result, trajectory=train(problem))
+        done("trajectory")
     if last >= STAGES.index("maps"):
         assert result.trajectory is not None
         maps = derive_polynomial_maps(problem, result.trajectory)
         if verify:
             maps.verify()
         result = replace(result, maps=maps)
+        done("maps")
     if last >= STAGES.index("carleman"):
         assert result.maps is not None
         carleman = carleman_embed(result.maps, options=problem.options)
         if verify:
             carleman.verify()
         result = replace(result, carleman=carleman)
+        done("carleman")
     if last >= STAGES.index("block_system"):
         assert result.carleman is not None
         block_system = assemble_block_system(result.carleman, options=problem.options)
         if verify:
             block_system.verify()
         result = replace(result, block_system=block_system)
+        done("block_system")
     return result

@@ -12,6 +12,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "qrtc"
 # module prefix -> prefixes it must never import
 FORBIDDEN = {
     "qrtc.ir": (
+        "qrtc.run",
         "qrtc.circuits",
         "qrtc.frontend",
         "qrtc.passes",
@@ -22,6 +23,7 @@ FORBIDDEN = {
     ),
     "qrtc.errors": ("qrtc.",),
     "qrtc.circuits": (
+        "qrtc.run",
         "qrtc.frontend",
         "qrtc.passes",
         "qrtc.backends",
@@ -30,6 +32,7 @@ FORBIDDEN = {
         "qrtc.pipeline",
     ),
     "qrtc.reference": (
+        "qrtc.run",
         "qrtc.frontend",
         "qrtc.passes",
         "qrtc.backends",
@@ -37,15 +40,29 @@ FORBIDDEN = {
         "qrtc.pipeline",
     ),
     "qrtc.frontend": (
+        "qrtc.run",
         "qrtc.passes",
         "qrtc.backends",
         "qrtc.reference",
         "qrtc.cli",
         "qrtc.pipeline",
     ),
-    "qrtc.passes": ("qrtc.backends", "qrtc.reference", "qrtc.cli"),
-    "qrtc.backends": ("qrtc.cli",),
-    "qrtc.pipeline": ("qrtc.cli",),
+    # Numerics only: the polynomial and its phases know nothing of circuits or specs.
+    "qrtc.qsp": (
+        "qrtc.ir",
+        "qrtc.circuits",
+        "qrtc.frontend",
+        "qrtc.passes",
+        "qrtc.backends",
+        "qrtc.reference",
+        "qrtc.cli",
+        "qrtc.pipeline",
+        "qrtc.run",
+    ),
+    "qrtc.passes": ("qrtc.backends", "qrtc.reference", "qrtc.cli", "qrtc.run"),
+    "qrtc.backends": ("qrtc.cli", "qrtc.run"),
+    "qrtc.pipeline": ("qrtc.cli", "qrtc.run"),
+    "qrtc.run": ("qrtc.cli",),
 }
 
 

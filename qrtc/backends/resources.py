@@ -32,6 +32,7 @@ from qrtc.circuits.sparse_access import IndexOracle
 from qrtc.ir.block_encoding import BlockEncoding
 
 __all__ = [
+    "count_gates",
     "GateCounts",
     "Resources",
     "count_resources",
@@ -53,7 +54,7 @@ def is_clifford_angle(angle: float) -> bool:
 
 @dataclass(frozen=True)
 class GateCounts:
-    """Primitive gates by kind; ``rotations`` are the non-Clifford $R_y$."""
+    """Primitive gates by kind; ``rotations`` are the non-Clifford $R_y$ and $R_z$."""
 
     x: int = 0
     z: int = 0
@@ -61,6 +62,7 @@ class GateCounts:
     clifford_rotations: int = 0
     cnot: int = 0
     toffoli: int = 0
+    h: int = 0
 
     def __add__(self, other: GateCounts) -> GateCounts:
         return GateCounts(*(a + b for a, b in zip(_values(self), _values(other), strict=True)))
@@ -72,7 +74,7 @@ class GateCounts:
 
     @property
     def one_qubit(self) -> int:
-        return self.x + self.z + self.rotations + self.clifford_rotations
+        return self.x + self.z + self.h + self.rotations + self.clifford_rotations
 
     @property
     def total(self) -> int:
@@ -94,6 +96,7 @@ def _values(counts: GateCounts) -> tuple[int, ...]:
         counts.clifford_rotations,
         counts.cnot,
         counts.toffoli,
+        counts.h,
     )
 
 
@@ -163,8 +166,9 @@ class Resources:
             ("gates: one-qubit", str(g.one_qubit)),
             ("  X", str(g.x)),
             ("  Z", str(g.z)),
-            ("  Ry (non-Clifford)", str(g.rotations)),
-            ("  Ry (Clifford angle)", str(g.clifford_rotations)),
+            ("  H", str(g.h)),
+            ("  Ry, Rz (non-Clifford)", str(g.rotations)),
+            ("  Ry, Rz (Clifford angle)", str(g.clifford_rotations)),
             (f"T estimate (eps_synth = {self.synthesis_error:g})", str(self.t_count)),
             ("depth" + (" (upper bound)" if self.depth_is_bound else ""), self._depth_text()),
         ]
@@ -186,7 +190,9 @@ def _primitive(op: cirq.Operation) -> GateCounts | None:
         return GateCounts(x=1)
     if gate == cirq.Z:
         return GateCounts(z=1)
-    if isinstance(gate, cirq.Ry):
+    if gate == cirq.H:
+        return GateCounts(h=1)
+    if isinstance(gate, cirq.Ry | cirq.Rz):
         angle = float(gate._rads)
         if is_clifford_angle(angle):
             return GateCounts(clifford_rotations=1)
@@ -277,13 +283,8 @@ def _cache_key(gate: cirq.Gate) -> Hashable:
     return gate
 
 
-def count_resources(
-    encoding: BlockEncoding,
-    *,
-    depth_limit: int = 2_000_000,
-    synthesis_error: float = DEFAULT_SYNTHESIS_ERROR,
-) -> Resources:
-    """Count qubits, queries, gates and (up to ``depth_limit`` gates) depth from the circuit."""
+def count_gates(circuit: cirq.Circuit) -> tuple[GateCounts, int]:
+    """Primitive gate counts of ``circuit`` and the peak of work qubits its gates hold."""
     context = _context()
     cache: dict[Hashable, tuple[GateCounts, int]] = {}
 
@@ -305,10 +306,22 @@ def count_resources(
         return cache[key]
 
     gates, work = GateCounts(), 0
-    queries = {"O_r": 0, "O_c": 0, "O_A": 0}
-    for op in encoding.circuit.all_operations():
+    for op in circuit.all_operations():
         counts, peak = cost(op)
         gates, work = gates + counts, max(work, peak)
+    return gates, work
+
+
+def count_resources(
+    encoding: BlockEncoding,
+    *,
+    depth_limit: int = 2_000_000,
+    synthesis_error: float = DEFAULT_SYNTHESIS_ERROR,
+) -> Resources:
+    """Count qubits, queries, gates and (up to ``depth_limit`` gates) depth from the circuit."""
+    gates, work = count_gates(encoding.circuit)
+    queries = {"O_r": 0, "O_c": 0, "O_A": 0}
+    for op in encoding.circuit.all_operations():
         if isinstance(op.gate, IndexOracle):
             queries["O_r" if op.gate.kind == "row" else "O_c"] += 1
         elif isinstance(op.gate, RotationLookup) and op.gate.label == "O_A":

@@ -1,0 +1,1 @@
+"""Quantum signal processing: the inverse polynomial and its phase factors (numpy/scipy only)."""
