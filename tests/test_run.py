@@ -125,3 +125,15 @@ def test_cli_refuses_a_circuit_too_wide_for_memory(capsys: pytest.CaptureFixture
     message = capsys.readouterr().err
     assert "qubits needs" in message and "--emit resources" in message
     assert "Traceback" not in message
+
+
+@pytest.mark.parametrize("spec", sorted(EXAMPLES.glob("*.qrt")), ids=lambda path: path.stem)
+def test_every_shipped_example_runs_or_is_refused_before_simulating(spec: Path) -> None:
+    """Simulated where it fits the default limits, else refused with the figures, never a crash."""
+    try:
+        report = run_spec(qrtc.parse_file(spec))
+    except SimulationTooLarge as refusal:
+        assert "qubits" in str(refusal) and "--emit resources" in (refusal.hint or "")
+        return
+    total = report.readout.error("total")
+    assert total.predicted is not None and total.measured <= total.predicted

@@ -268,7 +268,7 @@ def _lowered_operations(circuit: cirq.AbstractCircuit) -> list[cirq.Operation]:
         lowered = memo.get(op)
         if lowered is None:
             lowered = list(_flatten([op], context))
-            if all(q in op.qubits for sub in lowered for q in sub.qubits):
+            if {q for sub in lowered for q in sub.qubits} <= set(op.qubits):
                 memo[op] = lowered
         ops += lowered
     allocated = {q for op in ops for q in op.qubits} - original
@@ -369,6 +369,8 @@ def state_bytes(n_qubits: int, *, dtype: type[np.complexfloating[Any, Any]] = np
 
 
 def _human(n_bytes: float) -> str:
+    if n_bytes >= 1024**6:
+        return f"2^{math.log2(n_bytes):.1f} B"
     for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
         if n_bytes < 1024 or unit == "PiB":
             return f"{n_bytes:.0f} {unit}" if unit == "B" else f"{n_bytes:.1f} {unit}"

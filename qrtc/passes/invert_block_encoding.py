@@ -83,8 +83,7 @@ def invert_block_encoding(
         factors = symmetric_phases(polynomial.coefficients)
     except ValueError as error:
         raise CompileError(
-            f"no phase factors for the inverse polynomial of degree {polynomial.degree:,}: "
-            f"{error}",
+            f"no phase factors for the inverse polynomial of degree {polynomial.degree:,}: {error}",
             span=system.origin,
             hint="loosen `precision` (a lower degree) and report this as a bug in qrtc",
         ) from None
