@@ -36,14 +36,18 @@ from qrtc.run import run_spec
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
-def _lowered(system: Any) -> tuple[str, cirq.Circuit]:
+def _lowered(system: Any, max_qubits: int) -> tuple[str, cirq.Circuit] | None:
     methods = ["structured"] + (["generic"] if system.nnz <= MAX_GENERIC_NNZ else [])
     candidates = []
     for method in methods:
         encoding = encode_block_system(system, method=method)
+        if len(encoding.qubit_order) > max_qubits:
+            continue  # lowering only adds qubits: too wide already
         lowered = lower_for_simulation(encoding.circuit)
         qubits = set(lowered.all_qubits()) | set(encoding.qubit_order)
         candidates.append((len(qubits), method, lowered))
+    if not candidates:
+        return None
     width, method, lowered = min(candidates, key=lambda c: c[0])
     return method, lowered
 
@@ -56,7 +60,11 @@ def simulators(max_qubits: int, repeats: int) -> list[dict[str, Any]]:
         if system.matrix is None:
             print(f"{path.stem}: L not built explicitly, skipped")
             continue
-        method, lowered = _lowered(system)
+        picked = _lowered(system, max_qubits)
+        if picked is None:
+            print(f"{path.stem}: wider than --max-qubits {max_qubits} before lowering, skipped")
+            continue
+        method, lowered = picked
         circuit = cirq.Circuit([lowered] * repeats)
         order = sorted(circuit.all_qubits(), key=str)
         n = len(order)

@@ -64,12 +64,12 @@ RUN_STAGES = (
 # Share of ``precision`` (in the units of theta) the polynomial may spend.
 POLYNOMIAL_SHARE = 0.5
 # The time model of a simulation: a fixed cost per gate (lowering and qsimcirq's translation,
-# ~60 us) plus 2^n amplitude updates per gate at a rate that, because multi-controlled gates
-# touch only their subspace and qsim fuses gates, is far above one update per cycle: measured
-# 1.4e11 per second at 22 qubits (32k lowered gates in 0.96 s, 2 idle cores); 5e10 leaves
-# room for a busy machine.
+# ~60 us) plus 2^n amplitude updates per gate at a rate far above one update per cycle,
+# because multi-controlled gates touch only their subspace and qsim fuses gates. Measured on 2
+# cores: 1.4e11 per second at 22 qubits (32k lowered gates in 0.96 s) and 3e11 at 25
+# (examples/robust_linreg.qrt, 2.56e6 gates in 436 s); 1.5e11 errs on the slow side.
 SECONDS_PER_GATE = 6e-5
-AMPLITUDE_UPDATES_PER_SECOND = 5e10
+AMPLITUDE_UPDATES_PER_SECOND = 1.5e11
 DEFAULT_TIME_LIMIT_S = 600.0
 # Operations a projector phase adds per query after lowering (MCX, CNOT, Rz, CNOT, Rz, MCX).
 _PHASE_OPERATIONS = 6
