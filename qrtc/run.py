@@ -335,11 +335,11 @@ def run_spec(
         system, float(np.linalg.norm(solution)), POLYNOMIAL_SHARE * precision
     )
     # The degree first (milliseconds): refuse a hopeless simulation before building it.
-    kappa, _ = effective_condition_number(system, chosen.alpha)
-    degree = inverse_polynomial(kappa, error).degree
+    kappa = effective_condition_number(system, chosen.alpha)
+    degree = inverse_polynomial(kappa[0], error).degree
     operations = len(list(lowered.all_operations())) + _PHASE_OPERATIONS
     check_simulation_time(degree * operations, width, limit_s=time_limit_s, what=what)
-    qsvt = invert_block_encoding(system, chosen, polynomial_error=error)
+    qsvt = invert_block_encoding(system, chosen, polynomial_error=error, kappa=kappa)
     gates, work = count_gates(qsvt.circuit)
     finished("invert", time.perf_counter() - clock)
 

@@ -61,19 +61,25 @@ def polynomial_error_for(system: BlockSystem, solution_norm: float, budget: floa
 
 
 def invert_block_encoding(
-    system: BlockSystem, encoding: BlockEncoding, *, polynomial_error: float
+    system: BlockSystem,
+    encoding: BlockEncoding,
+    *,
+    polynomial_error: float,
+    kappa: tuple[float, bool] | None = None,
 ) -> QsvtCircuit:
     """The QSVT circuit whose post-selected block is $\\pm s\\alpha\\tilde{\\mathbf L}^{-1}$.
+
+    ``kappa``: :func:`effective_condition_number`, if the caller already has it.
 
     Raises:
         CompileError: the polynomial would exceed ``MAX_DEGREE``.
     """
-    kappa, exact = effective_condition_number(system, encoding.alpha)
-    polynomial = inverse_polynomial(kappa, polynomial_error, max_abs=POLYNOMIAL_MAX_ABS)
+    kappa_eff, exact = kappa or effective_condition_number(system, encoding.alpha)
+    polynomial = inverse_polynomial(kappa_eff, polynomial_error, max_abs=POLYNOMIAL_MAX_ABS)
     if polynomial.degree > MAX_DEGREE:
         raise CompileError(
             f"the inverse polynomial needs degree {polynomial.degree:,} "
-            f"(kappa_eff = {kappa:.4g}, relative error {polynomial_error:.3g}); "
+            f"(kappa_eff = {kappa_eff:.4g}, relative error {polynomial_error:.3g}); "
             f"the limit is {MAX_DEGREE:,}",
             span=system.origin,
             hint="loosen `precision`, shorten the horizon, or estimate resources with "
@@ -94,7 +100,7 @@ def invert_block_encoding(
         qubit_order=layout.qubit_order,
         postselect=dict(layout.postselect),
         sign=float(layout.sign),
-        kappa=kappa,
+        kappa=kappa_eff,
         kappa_is_exact=exact,
         scale=polynomial.scale,
         polynomial_error=polynomial.epsilon,
@@ -102,7 +108,7 @@ def invert_block_encoding(
         phases=np.array(factors.phases, dtype=np.float64),
         phase_residual=factors.residual,
         # CKS bounds |f - 1/x| absolutely; ours is relative, so kappa * epsilon is equal error.
-        reference_degree=cks_degree(kappa, min(0.5, kappa * polynomial.epsilon)),
+        reference_degree=cks_degree(kappa_eff, min(0.5, kappa_eff * polynomial.epsilon)),
         queries=layout.queries,
         origin=system.origin,
     )
