@@ -29,7 +29,7 @@ from qrtc.circuits.sparse_access import SparseAccessTables, index_width
 from qrtc.ir.block_system import BlockSystem
 from qrtc.passes.encode_block_system import select_matrix
 
-__all__ = ["predict_resources"]
+__all__ = ["SYSTEM_REGISTERS", "predict_qsvt_resources", "predict_resources"]
 
 Cost = tuple[GateCounts, int, int]
 NONE: Cost = (GateCounts(), 0, 0)
@@ -289,4 +289,57 @@ def predict_resources(
         "carry": int(radix > 1),
     }
     qubits = {k: v for k, v in qubits.items() if v} | {"work": work}
+    return Resources(qubits, queries, counts, depth, source="formula", depth_is_bound=True)
+
+
+# The registers that hold the matrix index; every other register of U is an ancilla.
+SYSTEM_REGISTERS = frozenset({"sys", "time_outer", "time_phase", "lifted"})
+
+
+def projector_phase(n_controls: int, angle: float, offset: float) -> Cost:
+    r"""$e^{i(\psi_0 \pm \phi)(2\Pi - 1)}$: a zero-controlled flag, the branch-signed rotation,
+    the offset rotation, the flag again."""
+    flag = mcx(n_controls, n_controls)
+    turn = GateCounts(cnot=2) + _rotation(2 * angle) + _rotation(2 * offset)
+    return _plus(flag, _serial(turn), flag)
+
+
+def predict_qsvt_resources(
+    system: BlockSystem,
+    phases: NDArray[np.float64],
+    *,
+    method: Literal["structured", "generic"] = "structured",
+) -> Resources:
+    r"""The QSVT inversion circuit (:mod:`qrtc.circuits.qsvt`) for these phases, by formula.
+
+    $d = $ ``len(phases) - 1`` uses of $U$ or $U^\dagger$ (the same counts), $d + 1$ projector
+    phases on all of $U$'s ancillas (offsets $\pi/4$ at the ends, $\pi/2$ inside; a phase's
+    rotation is Clifford when $2\phi_k$ is a multiple of $\pi/2$), and the two Hadamards of
+    the branch qubit.
+    """
+    one_query = predict_resources(system, method=method)
+    degree = len(phases) - 1
+    ancillas = sum(
+        size
+        for name, size in one_query.qubits.items()
+        if name not in SYSTEM_REGISTERS and name != "work"
+    )
+    offsets = np.full(degree + 1, math.pi / 2)
+    offsets[0] = offsets[-1] = math.pi / 4
+    uses: Cost = (
+        one_query.gates * degree,
+        one_query.qubits["work"],
+        (one_query.depth or 0) * degree,
+    )
+    counts, work, depth = _plus(
+        _serial(GateCounts(h=2)),
+        uses,
+        *(
+            projector_phase(ancillas, float(p), -float(c))
+            for p, c in zip(phases, offsets, strict=True)
+        ),
+    )
+    qubits = {k: v for k, v in one_query.qubits.items() if k != "work"}
+    qubits |= {"signal": 1, "branch": 1, "work": work}
+    queries = {"U": degree} | {name: calls * degree for name, calls in one_query.queries.items()}
     return Resources(qubits, queries, counts, depth, source="formula", depth_is_bound=True)

@@ -115,3 +115,22 @@ def test_t_estimate_uses_seven_per_toffoli_and_ross_selinger_per_rotation() -> N
     # eps_rot = 1e-3 / 4: ceil(3 log2(4000)) = ceil(35.9) = 36 T per rotation.
     assert counts.t_count(1e-3) == 70 + 4 * 36
     assert GateCounts(toffoli=3).t_count() == 21
+
+
+@pytest.mark.parametrize("method", ["structured", "generic"])
+def test_qsvt_counts_equal_the_formula(method: str) -> None:
+    """The whole QSVT circuit: d uses of U, d + 1 projector phases, counted == formula."""
+    from qrtc.backends.resource_formulas import predict_qsvt_resources
+    from qrtc.backends.resources import count_gates
+    from qrtc.passes.invert_block_encoding import invert_block_encoding
+
+    system = compile_spec(qrtc.parse_file(EXAMPLES / "tiny_robust.qrt")).block_system
+    assert system is not None
+    encoding = encode_block_system(system, method=method)  # type: ignore[arg-type]
+    qsvt = invert_block_encoding(system, encoding, polynomial_error=1e-2)
+    counted, work = count_gates(qsvt.circuit)
+    predicted = predict_qsvt_resources(system, qsvt.phases, method=method)  # type: ignore[arg-type]
+    assert counted == predicted.gates
+    assert work == predicted.qubits["work"]
+    assert len(qsvt.qubit_order) == predicted.total_qubits - work
+    assert predicted.queries["U"] == qsvt.queries == qsvt.degree
