@@ -141,6 +141,7 @@ class RunReport:
                 "cnot": self.gates.cnot,
                 "one_qubit": self.gates.one_qubit,
                 "total": self.gates.total,
+                "t_estimate": self.gates.t_count(),
                 "simulated": self.simulation.n_gates,
             },
             "simulator": {
@@ -200,7 +201,8 @@ class RunReport:
             (
                 "gates",
                 f"{self.gates.toffoli:,} Toffoli, {self.gates.cnot:,} CNOT, "
-                f"{self.gates.one_qubit:,} one-qubit ({self.simulation.n_gates:,} simulated)",
+                f"{self.gates.one_qubit:,} one-qubit ({self.simulation.n_gates:,} simulated); "
+                f"T estimate {self.gates.t_count():,}",
             ),
             (
                 "simulator",
@@ -236,11 +238,21 @@ def _choose_encoding(
     if system.nnz <= MAX_GENERIC_NNZ:
         candidates.append(encode_block_system(system, method="generic"))
     # What limits a simulation is its width: take the narrower (structured on a tie). The
-    # gate-level width is a lower bound, checked before anything is lowered.
-    narrowest = min(len(c.qubit_order) for c in candidates)
-    check_fits(narrowest + 2, what=what)
-    lowered = [(c, lower_for_simulation(c.circuit)) for c in candidates]
+    # gate-level width is a lower bound, so a candidate that fails it is never lowered (lowering
+    # a wide encoding alone can take minutes and gigabytes).
+    fitting = [c for c in candidates if _fits(len(c.qubit_order) + 2)]
+    if not fitting:
+        check_fits(min(len(c.qubit_order) for c in candidates) + 2, what=what)
+    lowered = [(c, lower_for_simulation(c.circuit)) for c in fitting]
     return min(lowered, key=lambda pair: _lowered_width(*pair))
+
+
+def _fits(n_qubits: int) -> bool:
+    try:
+        check_fits(n_qubits)
+    except SimulationTooLarge:
+        return False
+    return True
 
 
 def check_simulation_time(
