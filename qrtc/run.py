@@ -43,7 +43,7 @@ from qrtc.passes.invert_block_encoding import (
     polynomial_error_for,
 )
 from qrtc.pipeline import Compilation, compile_spec
-from qrtc.qsp.polynomial import inverse_polynomial
+from qrtc.qsp.polynomial import inverse_polynomial_degree
 
 __all__ = ["RUN_STAGES", "RunReport", "check_simulation_time", "run_spec"]
 
@@ -348,7 +348,7 @@ def run_spec(
     )
     # The degree first (milliseconds): refuse a hopeless simulation before building it.
     kappa = effective_condition_number(system, chosen.alpha)
-    degree = inverse_polynomial(kappa[0], error).degree
+    degree = inverse_polynomial_degree(kappa[0], error)
     operations = len(list(lowered.all_operations())) + _PHASE_OPERATIONS
     check_simulation_time(degree * operations, width, limit_s=time_limit_s, what=what)
     qsvt = invert_block_encoding(system, chosen, polynomial_error=error, kappa=kappa)

@@ -47,7 +47,7 @@ import scipy.fft
 import scipy.special
 from numpy.typing import ArrayLike, NDArray
 
-__all__ = ["InversePolynomial", "cks_degree", "inverse_polynomial"]
+__all__ = ["InversePolynomial", "cks_degree", "inverse_polynomial", "inverse_polynomial_degree"]
 
 # The maximum of |P| is bounded from samples on a grid in theta = arccos(x) whose spacing is
 # pi / (_GRID_PER_DEGREE * degree); see _max_abs_bound.
@@ -137,13 +137,8 @@ def inverse_polynomial(kappa: float, epsilon: float, *, max_abs: float = 0.5) ->
     if not 0.0 < max_abs <= 1.0:
         raise ValueError(f"max_abs must be in (0, 1], not {max_abs!r}")
     a = 1.0 / kappa
-    rate = 2.0 * math.atanh(a)  # arccosh(y0)
-    n = max(1, math.ceil(math.acosh(1.0 / epsilon) / rate))
-    while n > 1 and _sech((n - 1) * rate) <= epsilon:
-        n -= 1
-    while _sech(n * rate) > epsilon:
-        n += 1
-    achieved = _sech(n * rate)
+    n = _order(kappa, epsilon)
+    achieved = _sech(n * 2.0 * math.atanh(a))
     degree = 2 * n - 1
 
     nodes = np.pi * (np.arange(degree + 1) + 0.5) / (degree + 1)
@@ -160,6 +155,28 @@ def inverse_polynomial(kappa: float, epsilon: float, *, max_abs: float = 0.5) ->
         coefficients=scale * coefficients,
         max_abs=float(max_abs),
     )
+
+
+def inverse_polynomial_degree(kappa: float, epsilon: float) -> int:
+    """The degree of ``inverse_polynomial(kappa, epsilon)`` without building it (any size).
+
+    Raises:
+        ValueError: ``kappa <= 1`` or ``epsilon`` outside $(0, 1)$.
+    """
+    _check_kappa_epsilon(kappa, epsilon)
+    return 2 * _order(kappa, epsilon) - 1
+
+
+def _order(kappa: float, epsilon: float) -> int:
+    r"""The smallest $n \ge 1$ with ${\rm sech}(2n\,{\rm artanh}(1/\kappa)) \le \varepsilon$."""
+    rate = 2.0 * math.atanh(1.0 / kappa)  # arccosh(y0)
+    n = max(1, math.ceil(math.acosh(1.0 / epsilon) / rate))
+    # The ceiling can be one off either way in floating point: settle it on sech itself.
+    while n > 1 and _sech((n - 1) * rate) <= epsilon:
+        n -= 1
+    while _sech(n * rate) > epsilon:
+        n += 1
+    return n
 
 
 def cks_degree(kappa: float, epsilon: float) -> int:

@@ -20,7 +20,12 @@ from hypothesis import strategies as st
 from numpy.polynomial import chebyshev
 from numpy.typing import NDArray
 
-from qrtc.qsp.polynomial import InversePolynomial, cks_degree, inverse_polynomial
+from qrtc.qsp.polynomial import (
+    InversePolynomial,
+    cks_degree,
+    inverse_polynomial,
+    inverse_polynomial_degree,
+)
 
 CASES = [(1.5, 1e-2), (3.0, 1e-6), (10.0, 1e-2), (10.0, 1e-9), (100.0, 1e-4), (1000.0, 1e-3)]
 
@@ -214,3 +219,17 @@ def test_rejects_even_coefficients() -> None:
         InversePolynomial(
             kappa=10.0, epsilon=0.1, scale=0.01, coefficients=np.array([0.1, 0.2]), max_abs=0.5
         )
+
+
+@given(
+    kappa=st.floats(min_value=1.5, max_value=2000.0),
+    epsilon=st.floats(min_value=1e-12, max_value=0.5),
+)
+def test_the_degree_alone_equals_the_built_polynomials(kappa: float, epsilon: float) -> None:
+    assert inverse_polynomial_degree(kappa, epsilon) == inverse_polynomial(kappa, epsilon).degree
+
+
+def test_the_degree_alone_works_far_beyond_what_can_be_built() -> None:
+    # kappa = 1e8: about kappa ln(2/eps) (Lin-Tong), far too many coefficients to build.
+    degree = inverse_polynomial_degree(1e8, 1e-3)
+    assert 0.9 < degree / (1e8 * math.log(2 / 1e-3)) < 1.1
