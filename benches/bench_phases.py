@@ -32,7 +32,7 @@ from _common import write_json  # benches/ is sys.path[0] when run as a script
 from _qsp_peers import PEERS, available, residual, solve, versions
 
 from qrtc.qsp.phases import symmetric_phases  # noqa: E402
-from qrtc.qsp.polynomial import inverse_polynomial  # noqa: E402
+from qrtc.qsp.polynomial import cks_degree, inverse_polynomial  # noqa: E402
 
 NEWTON_PEERS = ("pyqsp sym_qsp", "qsppack Newton")
 
@@ -88,6 +88,24 @@ def run(
     return rows
 
 
+def degree_table() -> list[dict[str, Any]]:
+    r"""Our degree beside the truncated Childs-Kothari-Somma series at equal error.
+
+    CKS bounds $|f - 1/x|$ absolutely by $\varepsilon$; ours bounds the relative error of $s/x$,
+    so equal error is ours at $\varepsilon/\kappa$ (see ``qrtc.qsp.polynomial.cks_degree``).
+    """
+    rows = []
+    print("kappa  epsilon | qrtc degree | CKS degree | ratio")
+    for kappa in (10, 100, 1000):
+        for epsilon in (1e-2, 1e-4):
+            ours = inverse_polynomial(kappa, epsilon / kappa).degree
+            reference = cks_degree(kappa, epsilon)
+            ratio = ours / reference
+            print(f"{kappa:5d}  {epsilon:7.0e} | {ours:11d} | {reference:10d} | {ratio:.2f}")
+            rows.append({"kappa": kappa, "epsilon": epsilon, "qrtc": ours, "cks": reference})
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kappas", type=float, nargs="+", default=[10, 30, 100, 300, 1000, 3000])
@@ -101,9 +119,11 @@ def main() -> None:
     if missing:
         print(f"missing peers (pip install pyqsp qsppack): {', '.join(missing)}")
     print(f"peer versions: {versions()}")
+    degrees = degree_table()
     rows = run(args.kappas, args.epsilon, args.repeats, args.newton_max_degree)
     if args.json:
-        write_json(args.json, {"epsilon": args.epsilon, "rows": rows, "versions": versions()})
+        result = {"epsilon": args.epsilon, "rows": rows, "degrees": degrees}
+        write_json(args.json, result | {"versions": versions()})
 
 
 if __name__ == "__main__":
