@@ -6,8 +6,8 @@ probability of §4.3 and the norm and condition-number bounds of §5 ("Carleman/
 see paper.md §4-§5"). ``padding = auto`` is $p = S$ (design.md §2 item 9).
 
 The explicit CSR is built only up to ``MAX_EXPLICIT_NNZ`` non-zeros; beyond, the system stays
-implicit (rows and columns on demand). $\Lambda$ is computed exactly with dense products when
-$(K+1)\,S\,D_N^3 \le$ ``_MAX_EXACT_PROPAGATOR_WORK``, otherwise bounded by per-step norms.
+implicit (rows and columns on demand). $\Lambda$ and $\|\mathbf L^{-1}\|$ are bounded from the
+window norms of :mod:`qrtc.passes.propagator` (exact dense products while they are cheap).
 """
 
 from __future__ import annotations
@@ -22,13 +22,11 @@ from qrtc.errors import CompileError
 from qrtc.ir.block_system import BlockSystem
 from qrtc.ir.carleman import CarlemanMaps
 from qrtc.ir.problem import CompileOptions
-from qrtc.passes.carleman_embed import spectral_norm
+from qrtc.passes.propagator import inverse_norm_bound, window_norms
 
 __all__ = ["MAX_EXPLICIT_NNZ", "assemble_block_system"]
 
 MAX_EXPLICIT_NNZ = 30_000_000
-_MAX_EXACT_PROPAGATOR_WORK = 5e8
-_MAX_EXACT_PROPAGATOR_SIZE = 600
 _MAX_RECURRENCE_WORK = 200_000_000
 
 
@@ -68,9 +66,10 @@ def assemble_block_system(carleman: CarlemanMaps, *, options: CompileOptions) ->
     column_sparsity = 1 + max(attack.column_sparsity, learner.column_sparsity, idle)
     max_abs_entry = max(1.0, attack.max_abs_entry, learner.max_abs_entry)
     max_step_norm = max(attack.norm, learner.norm)
-    propagator, exact = _propagator_bound(carleman)
+    windows = window_norms(carleman)
+    propagator, exact = windows.propagator(substeps), windows.propagator_is_exact(substeps)
     norm_bound = 1.0 + max(max_step_norm, 1.0)
-    inverse_norm_bound = n_blocks * propagator
+    inverse_norm = inverse_norm_bound(windows, substeps, padding)
     terminal, theta = _probabilities(carleman, padding)
 
     system = BlockSystem(
@@ -92,8 +91,8 @@ def assemble_block_system(carleman: CarlemanMaps, *, options: CompileOptions) ->
         propagator_bound=propagator,
         propagator_bound_is_exact=exact,
         norm_bound=norm_bound,
-        inverse_norm_bound=inverse_norm_bound,
-        kappa_bound=norm_bound * inverse_norm_bound,
+        inverse_norm_bound=inverse_norm,
+        kappa_bound=norm_bound * inverse_norm,
         terminal_probability=terminal,
         theta_probability=theta,
         origin=carleman.origin,
@@ -101,33 +100,6 @@ def assemble_block_system(carleman: CarlemanMaps, *, options: CompileOptions) ->
     if nnz <= MAX_EXPLICIT_NNZ:
         system = dataclasses.replace(system, matrix=system.to_scipy())
     return system
-
-
-def _propagator_bound(carleman: CarlemanMaps) -> tuple[float, bool]:
-    r"""$\Lambda = \max(1, \max_{s < s' \le S}\|C_{s'}\cdots C_{s+1}\|_2)$ and whether it is exact.
-
-    Idling blocks multiply by $I$, so windows reaching into the padding repeat windows ending
-    at $S$, and the empty product gives 1. The schedule has period $K+1$, so a window is fixed
-    by its start phase $\phi = s \bmod (K+1)$ and its length: for each $\phi$ one running
-    product from $s = \phi$ to $S$ covers them all ($(K+1)S$ dense products).
-    """
-    size, substeps, period = carleman.lifted_size, carleman.n_substeps, carleman.pgd_steps + 1
-    if size <= _MAX_EXACT_PROPAGATOR_SIZE and period * substeps * size**3 <= (
-        _MAX_EXACT_PROPAGATOR_WORK
-    ):
-        dense = (carleman.attack.matrix.toarray(), carleman.learner.matrix.toarray())
-        largest = 1.0
-        for phase in range(min(period, substeps)):
-            product = np.eye(size)
-            for substep in range(phase + 1, substeps + 1):
-                product = dense[0 if substep % period else 1] @ product
-                largest = max(largest, spectral_norm(product))
-        return largest, True
-    log_bound = carleman.horizon * (
-        carleman.pgd_steps * math.log(max(1.0, carleman.attack.norm))
-        + math.log(max(1.0, carleman.learner.norm))
-    )
-    return (math.exp(log_bound) if log_bound < 700 else math.inf), False
 
 
 def _probabilities(carleman: CarlemanMaps, padding: int) -> tuple[float | None, float | None]:
