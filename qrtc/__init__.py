@@ -7,6 +7,8 @@ and lowered pass by pass towards a QSVT circuit (see ``shared/design.md``).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from qrtc import reference
 from qrtc.errors import (
     AssumptionError,
@@ -24,6 +26,9 @@ from qrtc.ir.problem import AttackConfig, CompileOptions, Problem, TrainConfig
 from qrtc.ir.spec import Spec
 from qrtc.ir.trajectory import Trajectory
 
+if TYPE_CHECKING:
+    from qrtc.verification import Rung, VerificationReport, verify
+
 __version__ = "0.1.0"
 
 __all__ = [
@@ -34,6 +39,7 @@ __all__ = [
     "CompileOptions",
     "Problem",
     "QrtError",
+    "Rung",
     "SourceSpan",
     "Spec",
     "SpecError",
@@ -41,12 +47,26 @@ __all__ = [
     "SpecSyntaxError",
     "TrainConfig",
     "Trajectory",
+    "VerificationReport",
     "check",
     "load",
     "parse",
     "parse_file",
     "reference",
+    "verify",
 ]
+
+# The verification ladder imports cirq, qsim and Hypothesis: loaded on first use, so that
+# `import qrtc` stays light.
+_VERIFICATION = frozenset({"Rung", "VerificationReport", "verify"})
+
+
+def __getattr__(name: str) -> object:
+    if name in _VERIFICATION:
+        from qrtc import verification
+
+        return getattr(verification, name)
+    raise AttributeError(f"module 'qrtc' has no attribute {name!r}")
 
 
 def load(path: str) -> Problem:

@@ -1,5 +1,5 @@
 """The ``qrtc`` command line: ``check``, ``fmt``, ``train``, ``compile``, ``report``, ``plot``,
-``run``.
+``run``, ``verify``.
 
 A user's mistake (any :class:`~qrtc.errors.QrtError`) is printed without a traceback and exits
 with status 2. Any other exception is a bug in qrtc and is let through.
@@ -180,6 +180,99 @@ def _argument_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     run.set_defaults(run=_run)
+
+    resources = commands.add_parser(
+        "resources",
+        help="estimate resources at any size by formula (T = 1e6, 1e9 parameters, ...)",
+        description="An analytic estimate of the QSVT inversion: qubits by register, "
+        "block-encoding queries (degree x amplification rounds), the optimal QLSA's (Costa et "
+        "al.) beside them, Toffoli and T counts, depth, and the classical PGD cost. Nothing of "
+        "the requested size is built: the spec is compiled as written up to its Carleman "
+        "matrices and the rest follows by formula.",
+    )
+    resources.add_argument("file", help="the .qrt spec")
+    resources.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override horizon, params or precision (e.g. --set horizon=1e6 --set params=1e9)",
+    )
+    resources.add_argument("--json", action="store_true", help="print the estimate as JSON")
+    resources.add_argument(
+        "-o", "--output", default=None, help="also write resources.json to this directory"
+    )
+    resources.add_argument(
+        "--formulas", action="store_true", help="print the formulas as sympy expressions"
+    )
+    resources.set_defaults(run=_resources)
+
+    scale = commands.add_parser(
+        "scale",
+        help="the scaling study: kappa and queries vs horizon and model size, with plots",
+        description="Estimates over a geometric grid of horizons and/or model sizes: a table, "
+        "scale.json and PNG plots (kappa and queries vs T, queries vs n, the classical PGD "
+        "cost beside them), each point marked built (exact kappa of the assembled system), "
+        "formula (bound) or extrapolated (sparse family); says where the quantum query count "
+        "drops below the classical operation count.",
+    )
+    scale.add_argument("file", help="the .qrt spec")
+    scale.add_argument(
+        "--over",
+        action="append",
+        default=[],
+        metavar="NAME=LOW..HIGH",
+        help="axis to sweep: horizon=2..1024 or params=2..1e9 (repeatable)",
+    )
+    scale.add_argument("-o", "--output", default="out", help="output directory (default: out)")
+    scale.add_argument("--json", action="store_true", help="print the study as JSON")
+    scale.add_argument("--no-plots", action="store_true", help="do not write PNGs")
+    scale.set_defaults(run=_scale)
+
+    verify = commands.add_parser(
+        "verify",
+        help="run the verification ladder on a spec, each stage against an independent reference",
+        description="Compile a spec as `qrtc run` does and check every stage against an "
+        "independent reference (design.md §4), on inputs Hypothesis draws, within tolerances "
+        "from predicted bounds; a failure is shrunk to a simple counterexample. Prints one row "
+        "per rung. Exit status 0 if no rung failed (skipped rungs say why), 1 if one failed "
+        "(a violated assumption included), 2 for a mistake in the spec.",
+    )
+    verify.add_argument("file", help="the .qrt spec")
+    verify.add_argument(
+        "--rungs",
+        default=None,
+        metavar="NAMES",
+        help="comma-separated rungs to run (default: all): assumptions, maps, carleman, "
+        "block-system, trajectory, oracles, block-encoding, polynomial, phases, qsvt, qsim, "
+        "shots, qasm, resources",
+    )
+    verify.add_argument(
+        "--examples", type=_positive_int, default=20, help="Hypothesis examples per rung (20)"
+    )
+    verify.add_argument("--seed", type=int, default=0, help="seed of the search (default 0)")
+    verify.add_argument(
+        "--max-qubits",
+        type=_positive_int,
+        default=20,
+        help="widest state vector a rung may simulate; wider rungs are skipped (default 20)",
+    )
+    verify.add_argument(
+        "--encoding",
+        choices=("auto", "structured", "generic"),
+        default="auto",
+        help="block encoding the circuit rungs check (default auto: the narrower, as run)",
+    )
+    verify.add_argument(
+        "--time-budget",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="time a rung may spend drawing inputs (default 10)",
+    )
+    verify.add_argument("--json", action="store_true", help="print the report as JSON")
+    verify.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    verify.set_defaults(run=_verify)
     return parser
 
 
@@ -334,6 +427,43 @@ def _compile(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _verify(args: argparse.Namespace) -> int:
+    from qrtc.verification import verify  # imports qsim and Hypothesis: only when verifying
+
+    rungs = None
+    if args.rungs is not None:
+        rungs = [name.strip() for name in args.rungs.split(",") if name.strip()]
+    spec = qrtc.parse_file(args.file)
+    show = not args.no_progress and not args.json
+    bar = _ProgressBar(sys.stderr) if show else None
+    try:
+        report = verify(
+            spec,
+            rungs=rungs,
+            examples=args.examples,
+            seed=args.seed,
+            max_qubits=args.max_qubits,
+            encoding=args.encoding,
+            budget_s=args.time_budget,
+            progress=bar.update if bar is not None else None,
+        )
+    except ValueError as error:  # an unknown rung name
+        print(f"qrtc verify: error: {error}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    finally:
+        if bar is not None:
+            bar.close()
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2))
+    else:
+        print(
+            f"{args.file}: verification ladder (design.md §4), {args.examples} Hypothesis "
+            f"examples per rung, seed {args.seed}\n"
+        )
+        sys.stdout.write(report.to_table())
+    return EXIT_OK if report.passed else EXIT_FAILED
+
+
 def _report(args: argparse.Namespace) -> int:
     result = compile_spec(qrtc.parse_file(args.file))
     assert result.problem and result.block_system
@@ -365,6 +495,78 @@ def _plot(args: argparse.Namespace) -> int:
         result.problem, result.trajectory, result.maps, Path(args.output)
     ):
         print(f"wrote {path}")
+    return EXIT_OK
+
+
+def _usage(message: str) -> int:
+    """A mistake in the command line (not in the spec): argparse's format, exit status 2."""
+    print(f"qrtc: error: {message}", file=sys.stderr)
+    return EXIT_USER_ERROR
+
+
+def _resources(args: argparse.Namespace) -> int:
+    from qrtc.estimate import estimate_resources, formulas
+
+    if args.formulas:
+        for name, expression in formulas().items():
+            print(f"{name} = {expression}")
+        return EXIT_OK
+    overrides: dict[str, float] = {}
+    for item in args.set:
+        name, _, text = item.partition("=")
+        name = name.strip()
+        if name not in ("horizon", "params", "precision") or not text:
+            return _usage(f"--set {item!r}: expected horizon=N, params=N or precision=X")
+        try:
+            overrides[name] = float(text)
+        except ValueError:
+            return _usage(f"--set {item!r}: {text!r} is not a number")
+    for name in ("horizon", "params"):
+        if name in overrides and overrides[name] != int(overrides[name]):
+            return _usage(f"--set {name}={overrides[name]:g}: expected an integer")
+    estimate = estimate_resources(
+        qrtc.parse_file(args.file),
+        horizon=int(overrides["horizon"]) if "horizon" in overrides else None,
+        params=int(overrides["params"]) if "params" in overrides else None,
+        precision=overrides.get("precision"),
+    )
+    payload = estimate.to_json()
+    if args.output is not None:
+        directory = Path(args.output)
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / "resources.json").write_text(json.dumps(payload, indent=2) + "\n")
+    if args.json:
+        print(json.dumps(payload, indent=2))
+    else:
+        sys.stdout.write(estimate.to_table())
+        if args.output is not None:
+            print(f"wrote {Path(args.output) / 'resources.json'}")
+    return EXIT_OK
+
+
+def _scale(args: argparse.Namespace) -> int:
+    from qrtc.scale import Axis, parse_range, scale_study, write_scale_plots
+
+    if not args.over:
+        return _usage("give at least one --over, e.g. --over horizon=2..1024")
+    over: dict[Axis, list[int]] = {}
+    for text in args.over:
+        try:
+            axis, values = parse_range(text)
+        except ValueError as error:
+            return _usage(f"--over: {error}")
+        over[axis] = values
+    study = scale_study(qrtc.parse_file(args.file), over)
+    directory = Path(args.output)
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "scale.json").write_text(json.dumps(study.to_json(), indent=2) + "\n")
+    written = [] if args.no_plots else write_scale_plots(study, directory)
+    if args.json:
+        print(json.dumps(study.to_json(), indent=2))
+    else:
+        sys.stdout.write(study.to_table())
+        for path in [directory / "scale.json", *written]:
+            print(f"wrote {path}")
     return EXIT_OK
 
 

@@ -13,6 +13,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "qrtc"
 FORBIDDEN = {
     "qrtc.ir": (
         "qrtc.run",
+        "qrtc.verification",
         "qrtc.circuits",
         "qrtc.frontend",
         "qrtc.passes",
@@ -24,6 +25,7 @@ FORBIDDEN = {
     "qrtc.errors": ("qrtc.",),
     "qrtc.circuits": (
         "qrtc.run",
+        "qrtc.verification",
         "qrtc.frontend",
         "qrtc.passes",
         "qrtc.backends",
@@ -33,6 +35,7 @@ FORBIDDEN = {
     ),
     "qrtc.reference": (
         "qrtc.run",
+        "qrtc.verification",
         "qrtc.frontend",
         "qrtc.passes",
         "qrtc.backends",
@@ -41,6 +44,7 @@ FORBIDDEN = {
     ),
     "qrtc.frontend": (
         "qrtc.run",
+        "qrtc.verification",
         "qrtc.passes",
         "qrtc.backends",
         "qrtc.reference",
@@ -58,11 +62,20 @@ FORBIDDEN = {
         "qrtc.cli",
         "qrtc.pipeline",
         "qrtc.run",
+        "qrtc.verification",
     ),
-    "qrtc.passes": ("qrtc.backends", "qrtc.reference", "qrtc.cli", "qrtc.run"),
-    "qrtc.backends": ("qrtc.cli", "qrtc.run"),
-    "qrtc.pipeline": ("qrtc.cli", "qrtc.run"),
-    "qrtc.run": ("qrtc.cli",),
+    "qrtc.passes": (
+        "qrtc.backends",
+        "qrtc.reference",
+        "qrtc.cli",
+        "qrtc.run",
+        "qrtc.verification",
+    ),
+    "qrtc.backends": ("qrtc.cli", "qrtc.run", "qrtc.verification"),
+    "qrtc.pipeline": ("qrtc.cli", "qrtc.run", "qrtc.verification"),
+    "qrtc.run": ("qrtc.cli", "qrtc.verification"),
+    # Top level like run: it checks every layer below it, and nothing below imports it.
+    "qrtc.verification": ("qrtc.cli",),
 }
 
 

@@ -27,9 +27,16 @@ from qrtc.backends.resources import GateCounts, Resources, is_clifford_angle
 from qrtc.circuits.lookup import Table
 from qrtc.circuits.sparse_access import SparseAccessTables, index_width
 from qrtc.ir.block_system import BlockSystem
-from qrtc.passes.encode_block_system import select_matrix
+from qrtc.ir.carleman import CarlemanMaps
+from qrtc.passes.encode_block_system import carleman_select_matrix
 
-__all__ = ["SYSTEM_REGISTERS", "predict_qsvt_resources", "predict_resources"]
+__all__ = [
+    "SYSTEM_REGISTERS",
+    "predict_qsvt_resources",
+    "predict_resources",
+    "predict_structured_resources",
+    "qsvt_resources",
+]
 
 Cost = tuple[GateCounts, int, int]
 NONE: Cost = (GateCounts(), 0, 0)
@@ -261,14 +268,23 @@ def predict_resources(
         }
         qubits = {k: v for k, v in qubits.items() if v} | {"work": work}
         return Resources(qubits, queries, counts, depth, source="formula", depth_is_bound=True)
-    radix = system.carleman.pgd_steps + 1
-    outer = _width((system.n_blocks - 1) // radix + 1)
+    return predict_structured_resources(system.carleman, system.n_blocks)
+
+
+def predict_structured_resources(carleman: CarlemanMaps, n_blocks: int) -> Resources:
+    r"""The structured encoding of the block system of ``carleman`` with ``n_blocks`` blocks.
+
+    Only the time registers and the block-type oracle depend on the horizon; the tables of
+    $\hat C$ are $T$-independent, so this costs $O(\mathrm{nnz}(\hat C))$ at any horizon.
+    """
+    radix = carleman.pgd_steps + 1
+    outer = _width((n_blocks - 1) // radix + 1)
     phase = (radix - 1).bit_length()
-    lifted = _width(system.block_size)
-    tables = SparseAccessTables.from_matrix(select_matrix(system))
+    lifted = _width(carleman.lifted_size)
+    tables = SparseAccessTables.from_matrix(carleman_select_matrix(carleman))
     beta = tables.alpha
     lcu_angle = 2 * math.atan(math.sqrt(beta))
-    types = block_type_oracle(outer, radix, system.carleman.horizon, system.n_blocks)
+    types = block_type_oracle(outer, radix, carleman.horizon, n_blocks)
     counts, work, depth = _plus(
         _serial(_rotation(lcu_angle) + GateCounts(z=1) + _rotation(-lcu_angle)),
         types,
@@ -289,6 +305,7 @@ def predict_resources(
         "carry": int(radix > 1),
     }
     qubits = {k: v for k, v in qubits.items() if v} | {"work": work}
+    queries = {"O_r": 1, "O_c": 1, "O_A": 1}
     return Resources(qubits, queries, counts, depth, source="formula", depth_is_bound=True)
 
 
@@ -318,28 +335,49 @@ def predict_qsvt_resources(
     the branch qubit.
     """
     one_query = predict_resources(system, method=method)
-    degree = len(phases) - 1
+    return qsvt_resources(one_query, len(phases) - 1, phases)
+
+
+def qsvt_resources(
+    one_query: Resources, degree: int, phases: NDArray[np.float64] | None = None
+) -> Resources:
+    r"""The QSVT circuit of degree ``degree`` around a block encoding costing ``one_query``.
+
+    Without ``phases`` every projector rotation is counted as non-Clifford (generic phases),
+    which is what a large degree gives; with them, exactly as built.
+    """
     ancillas = sum(
         size
         for name, size in one_query.qubits.items()
         if name not in SYSTEM_REGISTERS and name != "work"
     )
-    offsets = np.full(degree + 1, math.pi / 2)
-    offsets[0] = offsets[-1] = math.pi / 4
     uses: Cost = (
         one_query.gates * degree,
         one_query.qubits["work"],
         (one_query.depth or 0) * degree,
     )
-    counts, work, depth = _plus(
-        _serial(GateCounts(h=2)),
-        uses,
-        *(
+    if phases is not None:
+        assert len(phases) == degree + 1
+        offsets = np.full(degree + 1, math.pi / 2)
+        offsets[0] = offsets[-1] = math.pi / 4
+        phase_costs = [
             projector_phase(ancillas, float(p), -float(c))
             for p, c in zip(phases, offsets, strict=True)
-        ),
-    )
+        ]
+    else:
+        # Generic phase, Clifford offsets at the ends and inside: two kinds, times their count.
+        generic = 1.0
+        ends = projector_phase(ancillas, generic, -math.pi / 4)
+        inside = projector_phase(ancillas, generic, -math.pi / 2)
+        phase_costs = [ends, ends] + ([_times(inside, degree - 1)] if degree > 1 else [])
+    counts, work, depth = _plus(_serial(GateCounts(h=2)), uses, *phase_costs)
     qubits = {k: v for k, v in one_query.qubits.items() if k != "work"}
     qubits |= {"signal": 1, "branch": 1, "work": work}
     queries = {"U": degree} | {name: calls * degree for name, calls in one_query.queries.items()}
     return Resources(qubits, queries, counts, depth, source="formula", depth_is_bound=True)
+
+
+def _times(cost: Cost, count: int) -> Cost:
+    """``count`` copies of a gate in sequence."""
+    counts, work, depth = cost
+    return counts * count, work, depth * count

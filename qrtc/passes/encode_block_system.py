@@ -37,8 +37,9 @@ from qrtc.circuits.time_register import BlockTypeOracle, MixedRadixIncrement, ph
 from qrtc.errors import CompileError
 from qrtc.ir.block_encoding import BlockEncoding, IndexMap, Register
 from qrtc.ir.block_system import BlockSystem
+from qrtc.ir.carleman import CarlemanMaps
 
-__all__ = ["encode_block_system", "encode_matrix", "select_matrix"]
+__all__ = ["carleman_select_matrix", "encode_block_system", "encode_matrix", "select_matrix"]
 
 _QUERIES = {"O_r": 1, "O_c": 1, "O_A": 1}
 
@@ -91,9 +92,14 @@ def encode_matrix(
 
 
 def select_matrix(system: BlockSystem) -> scipy.sparse.csr_array:
+    r"""$\hat C$ of ``system`` (:func:`carleman_select_matrix`)."""
+    return carleman_select_matrix(system.carleman)
+
+
+def carleman_select_matrix(carleman: CarlemanMaps) -> scipy.sparse.csr_array:
     r"""$\hat C = C_{\mathcal A} \oplus C_{\mathcal L} \oplus I_{D_N} \oplus 0$, each block
-    $2^\lambda \times 2^\lambda$: shape ``(4 * 2**lambda, 4 * 2**lambda)``."""
-    size = system.block_size
+    $2^\lambda \times 2^\lambda$: shape ``(4 * 2**lambda, 4 * 2**lambda)``; independent of $T$."""
+    size = carleman.lifted_size
     padded = 1 << _width(size)
 
     def pad(block: scipy.sparse.csr_array) -> scipy.sparse.csr_array:
@@ -101,8 +107,8 @@ def select_matrix(system: BlockSystem) -> scipy.sparse.csr_array:
         return scipy.sparse.csr_array(scipy.sparse.block_diag([block, empty], format="csr"))
 
     blocks = [
-        pad(system.carleman.attack.matrix),
-        pad(system.carleman.learner.matrix),
+        pad(carleman.attack.matrix),
+        pad(carleman.learner.matrix),
         pad(scipy.sparse.eye_array(size, format="csr")),
         scipy.sparse.csr_array((padded, padded)),
     ]

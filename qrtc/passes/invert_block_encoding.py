@@ -35,6 +35,7 @@ __all__ = [
     "MAX_EXACT_KAPPA_DIM",
     "effective_condition_number",
     "invert_block_encoding",
+    "polynomial_error",
     "polynomial_error_for",
 ]
 
@@ -55,9 +56,12 @@ def effective_condition_number(system: BlockSystem, alpha: float) -> tuple[float
 
 def polynomial_error_for(system: BlockSystem, solution_norm: float, budget: float) -> float:
     r"""$\varepsilon_P$ with $\gamma\varepsilon_P\|\mathbf x\|/\sqrt{p+1} \le$ ``budget``."""
-    gamma = system.carleman.scale
-    allowed = budget * math.sqrt(system.padding + 1) / (gamma * solution_norm)
-    return min(0.1, allowed)
+    return polynomial_error(system.carleman.scale, system.padding, solution_norm, budget)
+
+
+def polynomial_error(scale: float, padding: int, solution_norm: float, budget: float) -> float:
+    r"""$\varepsilon_P = \min(0.1, \text{budget}\sqrt{p+1}/(\gamma\|\mathbf x\|))$."""
+    return min(0.1, budget * math.sqrt(padding + 1) / (scale * solution_norm))
 
 
 def invert_block_encoding(
