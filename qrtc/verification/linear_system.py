@@ -91,7 +91,7 @@ def block_system(subject: Subject, examples: int, seed: int) -> Finding:
     return Finding.of(
         outcome,
         f"2 kappa dim u ||x||, kappa <= {system.kappa_bound:.3g} (the system's bound "
-        "(1 + c_max) n_b Lambda, paper.md §5)",
+        "(1 + c_max) |L^-1|, |L^-1| by the window-norm Schur test, paper.md §5)",
     )
 
 
