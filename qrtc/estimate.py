@@ -386,8 +386,9 @@ def estimate_resources(
     substeps = carleman.n_substeps
     padding = substeps if options.padding is None else options.padding
     n_blocks = substeps + 1 + padding
-    one_query = predict_structured_resources(carleman, n_blocks)
-    alpha = 1.0 + _sparse_alpha(carleman)
+    tables = SparseAccessTables.from_matrix(carleman_select_matrix(carleman))
+    one_query = predict_structured_resources(carleman, n_blocks, tables)
+    alpha = 1.0 + float(tables.alpha)
     dim = n_blocks * carleman.lifted_size
     if dim <= MAX_EXACT_KAPPA_DIM:
         system = assemble_block_system(carleman, options=options)
@@ -472,10 +473,6 @@ def _rounds(probability: float) -> int:
         return 0
     angle = math.asin(math.sqrt(min(1.0, probability)))
     return math.floor(math.pi / (4 * angle))
-
-
-def _sparse_alpha(carleman: CarlemanMaps) -> float:
-    return float(SparseAccessTables.from_matrix(carleman_select_matrix(carleman)).alpha)
 
 
 def formulas() -> dict[str, Any]:

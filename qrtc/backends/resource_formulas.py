@@ -271,17 +271,21 @@ def predict_resources(
     return predict_structured_resources(system.carleman, system.n_blocks)
 
 
-def predict_structured_resources(carleman: CarlemanMaps, n_blocks: int) -> Resources:
+def predict_structured_resources(
+    carleman: CarlemanMaps, n_blocks: int, tables: SparseAccessTables | None = None
+) -> Resources:
     r"""The structured encoding of the block system of ``carleman`` with ``n_blocks`` blocks.
 
     Only the time registers and the block-type oracle depend on the horizon; the tables of
-    $\hat C$ are $T$-independent, so this costs $O(\mathrm{nnz}(\hat C))$ at any horizon.
+    $\hat C$ (``tables``, built here unless given) are $T$-independent, so this costs
+    $O(\mathrm{nnz}(\hat C))$ at any horizon.
     """
     radix = carleman.pgd_steps + 1
     outer = _width((n_blocks - 1) // radix + 1)
     phase = (radix - 1).bit_length()
     lifted = _width(carleman.lifted_size)
-    tables = SparseAccessTables.from_matrix(carleman_select_matrix(carleman))
+    if tables is None:
+        tables = SparseAccessTables.from_matrix(carleman_select_matrix(carleman))
     beta = tables.alpha
     lcu_angle = 2 * math.atan(math.sqrt(beta))
     types = block_type_oracle(outer, radix, carleman.horizon, n_blocks)
