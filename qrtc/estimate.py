@@ -73,6 +73,8 @@ __all__ = [
     "COSTA_MEASURED_CONSTANT",
     "ResourceEstimate",
     "estimate_resources",
+    "formulas",
+    "history_norms",
 ]
 
 COSTA_BOUND_CONSTANT = 2305.0
