@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from qrtc.errors import BackendError, CompileError
+from qrtc.errors import BackendError
 from qrtc.estimate import ResourceEstimate, estimate_resources
 from qrtc.ir.spec import Spec
 
@@ -235,7 +235,4 @@ def write_scale_plots(study: ScaleStudy, out_dir: Path) -> list[Path]:
 
 
 def _value(estimate: ResourceEstimate, attribute: str) -> float:
-    value = getattr(estimate, attribute)
-    if not isinstance(value, int | float):
-        raise CompileError(f"not a number: {attribute}")
-    return float(value)
+    return float(getattr(estimate, attribute))
