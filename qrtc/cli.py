@@ -605,6 +605,7 @@ def _train_json(problem: Problem, trajectory: Trajectory) -> dict[str, object]:
             "steps": attack.steps,
             "start": attack.start,
             "grad": attack.grad,
+            "support": attack.support,
         },
         "lr": problem.train.lr,
         "clean_loss": trajectory.clean_loss.tolist(),

@@ -5,9 +5,10 @@ matrices $C_{\mathcal A}, C_{\mathcal L}$ (small: they do not grow with $T$), an
 the requested horizon $T$ and model size $n$ follows from them:
 
 * **$\kappa_{\rm eff}$** exactly as the compiler computes it: $\alpha\|\tilde{\mathbf L}^{-1}\|$
-  from a dense SVD while $\dim\mathbf L \le$ ``MAX_EXACT_KAPPA_DIM`` (so the estimate equals what
-  ``qrtc run`` builds), else $\alpha\max(1, B)$ with $B$ the window-norm bound of
-  :mod:`qrtc.passes.propagator` (a spectral-projector tail makes it valid at any $T$).
+  from a dense SVD while $n_b$ times the live lifted coordinates is at most
+  ``MAX_EXACT_KAPPA_DIM`` (so the estimate equals what ``qrtc run`` builds), else
+  $\alpha\max(1, B)$ with $B$ the window-norm bound of :mod:`qrtc.passes.propagator` (a
+  spectral-projector tail makes it valid at any $T$).
 * **$\|\mathbf x\|$** from the forward recurrence, by repeated squaring of the period
   propagator (the history sum $\sum_m (P^m y_0)^\top Q (P^m y_0)$ doubles in $O(D^3\log M)$).
 * **degree** $d$ of the inverse polynomial at the relative error $\varepsilon_P$ that the
@@ -58,7 +59,7 @@ from qrtc.passes.invert_block_encoding import (
     effective_condition_number,
     polynomial_error,
 )
-from qrtc.passes.propagator import inverse_norm_bound, window_norms
+from qrtc.passes.propagator import inverse_norm_bound, live_coordinates, window_norms
 from qrtc.pipeline import compile_spec
 from qrtc.qsp.phases import symmetric_phases
 from qrtc.qsp.polynomial import (
@@ -391,8 +392,7 @@ def estimate_resources(
     tables = SparseAccessTables.from_matrix(carleman_select_matrix(carleman))
     one_query = predict_structured_resources(carleman, n_blocks, tables)
     alpha = 1.0 + float(tables.alpha)
-    dim = n_blocks * carleman.lifted_size
-    if dim <= MAX_EXACT_KAPPA_DIM:
+    if n_blocks * live_coordinates(carleman).size <= MAX_EXACT_KAPPA_DIM:
         system = assemble_block_system(carleman, options=options)
         kappa, _ = effective_condition_number(system, alpha)
         source = "exact, dense SVD"

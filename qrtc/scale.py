@@ -1,13 +1,18 @@
 r"""The scaling study: :func:`qrtc.estimate.estimate_resources` over a grid of horizons or model
 sizes, what ``qrtc scale`` prints and plots.
 
+Along $T$ every point is the spec's own system at that horizon. Along $n$ the points come from a
+built sparse family (:func:`qrtc.family.replicate`: the spec copied $r = n/n_0$ times into
+block-separable copies) while a member fits (:data:`MAX_FAMILY_ENTRIES`) and its compilation
+succeeds; beyond that, and at sizes that are not a multiple of $n_0$, the formulas extrapolate
+from the largest built member below (holding its sparsity, $\alpha$, $\Lambda$ and $g$).
+
 Each point says where its figures come from: ``built`` when $\kappa_{\rm eff}$ is the exact one
-of the assembled $\mathbf L$ (dense SVD, $\dim\mathbf L \le$ ``MAX_EXACT_KAPPA_DIM``) at the
-spec's own model size, ``formula`` when it is the window-norm bound, ``extrapolated`` when the
-model size is not the spec's (the sparse-family assumption of :mod:`qrtc.estimate`). The
-crossover is the first point at which the QSVT query count $d(2k+1)$ drops below the classical
-PGD run's multiply-adds $T(K\,c_{\mathcal A} + c_{\mathcal L})$; queries and operations are not
-the same unit (a query is a whole circuit), which the table says.
+of the assembled $\mathbf L$ (dense SVD), ``formula`` when it is the window-norm bound of a
+built system, ``extrapolated`` when the model size is not one that was built. The crossover is
+the first point at which the QSVT query count $d(2k+1)$ drops below the classical PGD run's
+multiply-adds $T(K\,c_{\mathcal A} + c_{\mathcal L})$; queries and operations are not the same
+unit (a query is a whole circuit), which the table says.
 """
 
 from __future__ import annotations
@@ -20,15 +25,28 @@ from typing import Any, Literal
 
 import numpy as np
 
-from qrtc.errors import BackendError
+from qrtc.errors import BackendError, QrtError
 from qrtc.estimate import ResourceEstimate, estimate_resources
+from qrtc.family import replicate
+from qrtc.frontend.check import check
 from qrtc.ir.spec import Spec
 
-__all__ = ["ScalePoint", "ScaleStudy", "parse_range", "scale_study", "write_scale_plots"]
+__all__ = [
+    "MAX_FAMILY_ENTRIES",
+    "ScalePoint",
+    "ScaleStudy",
+    "parse_range",
+    "scale_study",
+    "write_scale_plots",
+]
 
 Axis = Literal["horizon", "params"]
 AXES: tuple[Axis, ...] = ("horizon", "params")
 _DPI = 100
+
+MAX_FAMILY_ENTRIES = 100_000
+"""Most data entries $(Mr)(dr)$ of a family member the study builds (its ``.qrt`` text is parsed
+again, about 4 s per $10^5$ numbers)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +56,11 @@ class ScalePoint:
     axis: Axis
     value: int
     estimate: ResourceEstimate
+
+    @property
+    def built_from(self) -> str:
+        """The spec (the user's, or a family member) the figures were computed from."""
+        return self.estimate.spec_file
 
     @property
     def source(self) -> str:
@@ -52,9 +75,22 @@ class ScaleStudy:
 
     spec_file: str
     points: tuple[ScalePoint, ...]
+    notes: tuple[str, ...] = ()
 
     def along(self, axis: Axis) -> list[ScalePoint]:
         return [point for point in self.points if point.axis == axis]
+
+    def built_growth(self) -> tuple[float, int, int] | None:
+        r"""``(exponent, low, high)``: the log-log slope of the queries over the sizes along
+        ``params`` whose $\kappa_{\rm eff}$ is exact (``built``), if there are two or more; the
+        bounds are too loose to fit."""
+        built = [p for p in self.along("params") if p.source == "built"]
+        if len(built) < 2:
+            return None
+        n = np.log([p.value for p in built])
+        queries = np.log([p.estimate.queries for p in built])
+        slope = float(np.polyfit(n, queries, 1)[0])
+        return slope, built[0].value, built[-1].value
 
     def crossover(self, axis: Axis) -> ScalePoint | None:
         """The first point whose QSVT queries are below the classical multiply-adds."""
@@ -71,6 +107,7 @@ class ScaleStudy:
                     "axis": point.axis,
                     "value": point.value,
                     "source": point.source,
+                    "built_from": point.built_from,
                     "kappa_eff": point.estimate.kappa,
                     "degree": point.estimate.degree,
                     "rounds": point.estimate.rounds,
@@ -87,6 +124,10 @@ class ScaleStudy:
                 for axis in AXES
                 if self.along(axis)
             },
+            "built_query_exponent": (
+                None if (growth := self.built_growth()) is None else growth[0]
+            ),
+            "notes": list(self.notes),
         }
 
     def to_table(self) -> str:
@@ -117,6 +158,14 @@ class ScaleStudy:
                 )
                 + " (a query is one use of the block encoding, a whole circuit)"
             )
+            if axis == "params" and (growth := self.built_growth()) is not None:
+                exponent, low, high = growth
+                lines.append(
+                    f"  params: over the built sizes with exact kappa, n = {low:,}..{high:,}, the "
+                    "queries grow as "
+                    f"n^{exponent:.2f} (polylog in n would be an exponent near 0)"
+                )
+        lines.extend(f"  note: {note}" for note in self.notes)
         return "\n".join(lines) + "\n"
 
 
@@ -159,15 +208,71 @@ def scale_study(spec: Spec, over: dict[Axis, list[int]]) -> ScaleStudy:
         QrtError: the spec is invalid, or a point breaks an assumption.
     """
     points: list[ScalePoint] = []
+    notes: list[str] = []
     for axis, values in over.items():
-        for value in values:
-            estimate = (
-                estimate_resources(spec, horizon=value)
-                if axis == "horizon"
-                else estimate_resources(spec, params=value)
+        if axis == "horizon":
+            points.extend(
+                ScalePoint(axis, value, estimate_resources(spec, horizon=value)) for value in values
             )
-            points.append(ScalePoint(axis, value, estimate))
-    return ScaleStudy(str(spec.file), tuple(points))
+        else:
+            points.extend(_along_params(spec, values, notes))
+    return ScaleStudy(str(spec.file), tuple(points), tuple(notes))
+
+
+def _along_params(spec: Spec, values: list[int], notes: list[str]) -> list[ScalePoint]:
+    """Built family members where they fit, formulas from the largest one below elsewhere."""
+    own = estimate_resources(spec)
+    unit = own.n_params_spec
+    problem = check(spec)
+    built: dict[int, tuple[Spec, ResourceEstimate]] = {unit: (spec, own)}
+    stopped: str | None = None
+    # Powers of two copies as well, so that a wide decade grid still gets built points.
+    doublings = [unit << k for k in range(1, max(values).bit_length()) if unit << k <= max(values)]
+    candidates = sorted({*values, *(n for n in doublings if n >= min(values))})
+    for value in candidates:
+        copies, remainder = divmod(value, unit)
+        if remainder or copies < 2 or stopped is not None:
+            continue
+        entries = problem.n_samples * problem.input_size * copies * copies
+        if entries > MAX_FAMILY_ENTRIES:
+            stopped = (
+                f"family members beyond n = {max(built):,} are not built: n = {value:,} would "
+                f"hold {entries:,} data entries (more than {MAX_FAMILY_ENTRIES:,})"
+            )
+            continue
+        try:
+            member = replicate(spec, copies)
+            built[value] = (member, estimate_resources(member))
+        except QrtError as error:
+            stopped = (
+                f"family members beyond n = {max(built):,} are not built: n = {value:,} "
+                f"failed: {error.message}"
+            )
+    if len(built) > 1:
+        notes.append(
+            f"params: n = {', '.join(f'{n:,}' for n in sorted(built))} are built members of the "
+            f"sparse family of {Path(str(spec.file)).name} (qrtc.family.replicate: copies with "
+            "their own parameters and samples, lr x copies)"
+        )
+        if problem.attack.support == "all":
+            notes.append(
+                "params: the attack has support = all, so it perturbs each sample's zero "
+                "features outside its copy and couples the copies; support = data keeps them "
+                "apart"
+            )
+    if stopped is not None:
+        notes.append("params: " + stopped)
+    points = []
+    for value in sorted({*values, *(n for n in built if min(values) <= n <= max(values))}):
+        if value in built:
+            points.append(ScalePoint("params", value, built[value][1]))
+            continue
+        # From the largest member below whose kappa is exact: a bound's slack would carry over.
+        exact = [n for n in built if n <= value and built[n][1].kappa_source.startswith("exact")]
+        below = exact or [n for n in built if n <= value]
+        base = built[max(below) if below else unit][0]
+        points.append(ScalePoint("params", value, estimate_resources(base, params=value)))
+    return points
 
 
 def write_scale_plots(study: ScaleStudy, out_dir: Path) -> list[Path]:
@@ -187,7 +292,7 @@ def write_scale_plots(study: ScaleStudy, out_dir: Path) -> list[Path]:
         raise BackendError(f"cannot create {out_dir}: {error.strerror}") from None
     written: list[Path] = []
     markers = {"built": ("o", "built system"), "formula": ("^", "formula (bound)")}
-    markers["extrapolated"] = ("s", "formula (sparse family)")
+    markers["extrapolated"] = ("s", "extrapolated (formulas)")
 
     def draw(axis: Axis, name: str, series: list[tuple[str, str]], ylabel: str) -> None:
         points = study.along(axis)
@@ -206,6 +311,18 @@ def write_scale_plots(study: ScaleStudy, out_dir: Path) -> list[Path]:
         for source, (marker, text) in markers.items():
             if any(p.source == source for p in points):
                 ax.plot([], [], marker, color="gray", linestyle="", label=text)
+        growth = study.built_growth() if axis == "params" else None
+        if growth is not None:
+            exponent, low, _ = growth
+            start = next(p for p in points if p.value == low).estimate.queries
+            ax.plot(
+                x,
+                start * (x / low) ** exponent,
+                "--",
+                color="gray",
+                linewidth=1,
+                label=f"queries ~ n^{exponent:.2f} (fit to built points)",
+            )
         crossing = study.crossover(axis)
         if crossing is not None and name.startswith("queries"):
             ax.axvline(crossing.value, color="gray", linestyle=":", label="queries < classical")

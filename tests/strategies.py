@@ -257,6 +257,7 @@ def _attack(draw: st.DrawFn) -> ast.AttackSection:
             "steps": ast.Number(value=draw(st.integers(1, 2))),
             "start": _name(draw(st.sampled_from(["warm", "zero"]))),
             "grad": _name(draw(st.sampled_from(["plain", "sign"]))),
+            "support": _name(draw(st.sampled_from(["all", "data"]))),
         },
     )
     return ast.AttackSection(method="pgd", settings=settings)
@@ -475,7 +476,8 @@ VOCABULARY = [
     "theta", "θ", "W", "b", "x", "y", "f", "l", "z", "pgd", "zeros", "random", "seed", "scale",
     "dot", "sum", "mean", "transpose", "taylor", "tanh", "sigmoid", "exp", "log", "softplus",
     "order", "at", "csv", "npy", "synthetic", "n", "noise", "label", "labels", "norm", "linf",
-    "l2", "radius", "step", "steps", "start", "warm", "zero", "grad", "plain", "sign", "lr",
+    "l2", "radius", "step", "steps", "start", "warm", "zero", "grad", "plain", "sign", "support",
+    "data", "all", "lr",
     "horizon", "carleman_order", "scale", "padding", "precision", "auto", "inline", "param",
 ]  # fmt: skip
 # Small numbers mostly; a few that overflow a float or an int64, or any memory (never a size that

@@ -26,7 +26,14 @@ from qrtc.qsp.polynomial import inverse_polynomial_degree
 from qrtc.scale import parse_range, scale_study
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-BUILDABLE = ["tiny_robust", "robust_linreg", "l2_inactive", "csv_regression", "two_layer_quadratic"]
+BUILDABLE = [
+    "tiny_robust",
+    "robust_linreg",
+    "l2_inactive",
+    "csv_regression",
+    "two_layer_quadratic",
+    "sparse_features",
+]
 
 
 def _amplified(probability: float, rounds: int) -> float:
@@ -173,6 +180,16 @@ def test_cli_resources_prints_writes_and_refuses(
     assert main(["resources", spec, "--set", "horizon=0"]) == 2
 
 
+def test_a_model_that_does_not_replicate_is_extrapolated_from_the_spec() -> None:
+    spec = parse_file(EXAMPLES / "two_layer_quadratic.qrt")
+    study = scale_study(spec, {"params": [9, 18, 36]})
+    # n = 9 is the spec itself, its kappa the window bound (dim L = 6019).
+    assert [p.source for p in study.along("params")] == ["formula", "extrapolated", "extrapolated"]
+    assert {p.built_from for p in study.along("params")} == {str(spec.file)}
+    assert any("W" in note and "not built" in note for note in study.notes)
+    assert study.built_growth() is None
+
+
 def test_parse_range() -> None:
     assert parse_range("horizon=2..1024") == ("horizon", [2, 4, 8, 16, 32, 64, 128, 256, 512, 1024])
     axis, grid = parse_range("params=2..1e9")
@@ -186,8 +203,20 @@ def test_parse_range() -> None:
 def test_the_scale_study_marks_its_sources_and_finds_the_crossover(tmp_path: Path) -> None:
     spec = parse_file(EXAMPLES / "tiny_robust.qrt")
     study = scale_study(spec, {"horizon": [1, 2, 400], "params": [2, 10**4, 10**9]})
-    sources = [point.source for point in study.points]
-    assert sources == ["built", "built", "formula", "built", "extrapolated", "extrapolated"]
+    assert [point.source for point in study.along("horizon")] == ["built", "built", "formula"]
+    # Along n: the spec, then built family members (powers of two copies) until one stops
+    # compiling, then formulas from the largest member with an exact kappa.
+    along = study.along("params")
+    assert [p.value for p in along] == [2, 4, 8, 16, 10**4, 10**9]
+    assert [p.source for p in along] == ["built"] * 4 + ["extrapolated"] * 2
+    assert [p.built_from for p in along[1:4]] == [
+        str(EXAMPLES / f"tiny_robust_x{r}.qrt") for r in (2, 4, 8)
+    ]
+    assert all(p.estimate.n_params == p.value for p in along)
+    assert {p.built_from for p in along[4:]} == {along[3].built_from}
+    assert any("support = all" in note for note in study.notes)
+    assert any("beyond n = 16 are not built" in note for note in study.notes)
+    assert study.built_growth() is not None and study.to_json()["built_query_exponent"] > 0
     crossing = study.crossover("params")
     assert (
         crossing is not None and crossing.estimate.queries < crossing.estimate.classical_operations

@@ -473,6 +473,7 @@ class _Checker:
             "steps": _integer_at_least(1),
             "start": _choice("warm", "zero"),
             "grad": _choice("plain", "sign"),
+            "support": _choice("all", "data"),
         }
         values = self._settings(section, "attack section", schema, ("radius",))
         if values is None or section.method != "pgd":
@@ -486,6 +487,7 @@ class _Checker:
             steps=steps,
             start=values.get("start", "warm"),
             grad=values.get("grad", "plain"),
+            support=values.get("support", "all"),
             span=section.span,
         )
 

@@ -15,6 +15,10 @@ $\sigma \in \{\mathrm{id}, \mathrm{sign}\}$, and the learner update (paper.md §
 
 $$\theta_{t+1} = \theta_t - \frac{\eta}{M}\sum_i \nabla_\theta L_i(\theta_t, \delta_{i,t}^{(K)}).$$
 
+With ``support = data`` the threat set of sample $i$ is $\mathcal B_\epsilon \cap
+\{\delta : \delta_j = 0 \text{ where } x_{i,j} = 0\}$, whose projection is $\Pi_{\mathcal
+B_\epsilon}(m_i \odot v)$ for the support mask $m_i$ (projecting onto either ball keeps a zero
+coordinate zero).
 Warm start carries $\delta^{(0)}_{t+1} = \delta^{(K)}_t$; zero start resets it to 0. The state is
 $z = (\theta, \delta_1, \dots, \delta_M) \in \mathbb{R}^{d_z}$, $d_z = n + M d$, and one outer step
 is $K$ attack sub-steps and one learner sub-step, $S = T(K+1)$ sub-steps in all (paper.md §1.4).
@@ -50,6 +54,8 @@ class AttackConfig:
         steps: $K \ge 1$ attack steps per parameter update.
         start: ``"warm"`` carries $\delta$ across outer steps; ``"zero"`` resets it to 0.
         grad: ``"plain"`` ($\sigma = \mathrm{id}$) or ``"sign"`` ($\sigma = \mathrm{sign}$).
+        support: ``"all"`` perturbs every feature; ``"data"`` only each sample's non-zero ones
+            (a sparse threat model: the attacker edits features present in the example).
     """
 
     norm: Literal["linf", "l2"] = "linf"
@@ -58,6 +64,7 @@ class AttackConfig:
     steps: int
     start: Literal["warm", "zero"] = "warm"
     grad: Literal["plain", "sign"] = "plain"
+    support: Literal["all", "data"] = "all"
     span: SourceSpan | None = _span()
 
     def __post_init__(self) -> None:
@@ -176,6 +183,14 @@ class Problem:
     def state_size(self) -> int:
         """$d_z = n + M d$."""
         return self.n_params + self.n_samples * self.input_size
+
+    @property
+    def perturbable(self) -> NDArray[np.bool_] | None:
+        r"""The support mask $m_i$ of each $\delta_i$, shape ``(M, d)``; ``None`` for
+        ``support = all`` (every feature)."""
+        if self.attack.support == "all":
+            return None
+        return np.reshape(self.inputs != 0, (self.n_samples, self.input_size))
 
     @property
     def n_substeps(self) -> int:

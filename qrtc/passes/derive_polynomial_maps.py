@@ -11,12 +11,14 @@ $$\mathcal L(z) = \Big(\theta - \frac{\eta}{M}\sum_i \nabla_\theta L_i,\ \rho(\d
 \qquad \mathcal A(z) = \Big(\theta,\ \Pi\big(\delta_i + \alpha\,\sigma(\nabla_{\delta_i} L_i)\big)_i
 \Big),$$
 
-with $\rho = \mathrm{id}$ (warm start) or $0$ (zero start). $\sigma = \mathrm{sign}$ and the linf
-clip are made affine by freezing what the reference trajectory shows (paper.md §3.3, A1(a)): the
-sign pattern $\mathbf s$ turns the step into $\delta + \alpha\mathbf s$, and the clip's active set
-keeps the polynomial on free coordinates and the constant $\pm\epsilon$ on clipped ones. An l2
-projection must never bind. The patterns are measured with this pass's own polynomials at the
-trajectory's states, never with ``qrtc.reference``.
+with $\rho = \mathrm{id}$ (warm start) or $0$ (zero start). With ``support = data`` a feature
+outside sample $i$'s support is not a variable of $L_i$, and both maps send its $\delta$ to 0.
+$\sigma = \mathrm{sign}$ and the linf clip are made affine by freezing what the reference
+trajectory shows (paper.md §3.3, A1(a)): the sign pattern $\mathbf s$ turns the step into
+$\delta + \alpha\mathbf s$, and the clip's active set keeps the polynomial on free coordinates
+and the constant $\pm\epsilon$ on clipped ones. An l2 projection must never bind. The patterns
+are measured with this pass's own polynomials at the trajectory's states, never with
+``qrtc.reference``.
 """
 
 from __future__ import annotations
@@ -78,11 +80,16 @@ def derive_polynomial_maps(problem: Problem, trajectory: Trajectory) -> Polynomi
     if pattern.clipped is not None and np.any(pattern.clipped):
         bound = sp.constant(attack_config.radius * pattern.clipped, n_variables)
         delta_next = sp.where(pattern.clipped == 0, delta_next, bound)
+    perturbable = problem.perturbable
+    if perturbable is not None:
+        delta_next = sp.where(perturbable, delta_next, sp.zeros(delta.shape, n_variables))
     attack = sp.concatenate([theta, sp.reshape(delta_next, (n_samples * d,))])
 
     gradient_theta = sp.sum_over(sp.gradient(loss, np.arange(n)), axis=0)
     theta_next = sp.subtract(theta, sp.scale(gradient_theta, problem.train.lr / n_samples))
     delta_kept = delta if problem.attack.start == "warm" else sp.zeros(delta.shape, n_variables)
+    if perturbable is not None:
+        delta_kept = sp.where(perturbable, delta_kept, sp.zeros(delta.shape, n_variables))
     learner = sp.concatenate([theta_next, sp.reshape(delta_kept, (n_samples * d,))])
 
     degree = max(attack.degree, learner.degree, 1)
@@ -157,6 +164,11 @@ def _per_sample_loss(problem: Problem) -> sp.SparsePolynomials:
                 offset = problem.n_params
                 index = offset + np.arange(problem.inputs.size).reshape(problem.inputs.shape)
                 shifts = sp.variables(index, n_variables)
+                if (mask := problem.perturbable) is not None:
+                    # A feature outside the sample's support never moves: dropping its variable
+                    # keeps the maps (and the Carleman matrices) as sparse as the data.
+                    mask = mask.reshape(index.shape)
+                    shifts = sp.where(mask, shifts, sp.zeros(index.shape, n_variables))
                 value = sp.add(sp.constant(problem.inputs, n_variables), shifts)
             case expr.Label():
                 value = sp.constant(problem.labels, n_variables)

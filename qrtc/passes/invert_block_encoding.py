@@ -21,12 +21,14 @@ import math
 
 import numpy as np
 import scipy.linalg
+from numpy.typing import NDArray
 
 from qrtc.circuits.qsvt import qsvt_circuit
 from qrtc.errors import CompileError
 from qrtc.ir.block_encoding import BlockEncoding
 from qrtc.ir.block_system import BlockSystem
 from qrtc.ir.qsvt import QsvtCircuit
+from qrtc.passes.propagator import live_coordinates
 from qrtc.qsp.phases import symmetric_phases
 from qrtc.qsp.polynomial import cks_degree, inverse_polynomial
 
@@ -47,11 +49,29 @@ POLYNOMIAL_MAX_ABS = 0.9
 
 
 def effective_condition_number(system: BlockSystem, alpha: float) -> tuple[float, bool]:
-    r"""$(\alpha\|\tilde{\mathbf L}^{-1}\|, \text{exact})$."""
-    if system.dim <= MAX_EXACT_KAPPA_DIM:
-        smallest = scipy.linalg.svdvals(system.to_scipy().toarray())[-1]
-        return alpha * max(1.0, 1.0 / float(smallest)), True
+    r"""$(\alpha\|\tilde{\mathbf L}^{-1}\|, \text{exact})$: exact while $n_b$ times the live
+    coordinates (:func:`~qrtc.passes.propagator.live_coordinates`) is at most
+    ``MAX_EXACT_KAPPA_DIM``."""
+    live = live_coordinates(system.carleman)
+    if system.n_blocks * live.size <= MAX_EXACT_KAPPA_DIM:
+        return alpha * max(1.0, 1.0 / _smallest_singular_value(system, live)), True
     return alpha * max(1.0, system.inverse_norm_bound), False
+
+
+def _smallest_singular_value(system: BlockSystem, live: NDArray[np.intp]) -> float:
+    r"""$\sigma_{\min}(\mathbf L)$ from a dense SVD of its live part.
+
+    Permuted, $\mathbf L = \mathbf L_{\rm live} \oplus (I - N)^{\oplus\,\rm idle} \oplus I$,
+    with $I - N$ the $(p+1) \times (p+1)$ padding chain of an idle coordinate.
+    """
+    size = system.block_size
+    index = (np.arange(system.n_blocks)[:, None] * size + live[None, :]).ravel()
+    matrix = system.to_scipy()[index][:, index].toarray()
+    smallest = float(scipy.linalg.svdvals(matrix)[-1])
+    if live.size < size:
+        chain = np.eye(system.padding + 1) - np.eye(system.padding + 1, k=-1)
+        smallest = min(smallest, float(scipy.linalg.svdvals(chain)[-1]))
+    return smallest
 
 
 def polynomial_error_for(system: BlockSystem, solution_norm: float, budget: float) -> float:

@@ -35,7 +35,7 @@ from numpy.typing import NDArray
 
 from qrtc.ir.carleman import CarlemanMaps
 
-__all__ = ["WindowNorms", "inverse_norm_bound", "window_norms"]
+__all__ = ["WindowNorms", "inverse_norm_bound", "live_coordinates", "window_norms"]
 
 # Dense products only while (K+1) * cap * D^3 stays below this many flops, and D below
 # _MAX_DENSE_SIZE; the cap on the window length keeps the estimate fast at any horizon.
@@ -121,9 +121,31 @@ def inverse_norm_bound(windows: WindowNorms, substeps: int, padding: int) -> flo
     return min(n_blocks * propagator, schur)
 
 
+def live_coordinates(carleman: CarlemanMaps) -> NDArray[np.intp]:
+    r"""The lifted coordinates $C_{\mathcal A}$ or $C_{\mathcal L}$ reads or writes, in order.
+
+    Every other coordinate is idle: its row and column are zero in both (a perturbation that
+    ``support = data`` pins to 0, and the monomials that contain it), so a product of steps is
+    zero there and $\mathbf L$ restricted to it is $I$ over the Carleman blocks and the padding
+    chain $I - N$ over the last $p + 1$ blocks.
+    """
+    touched = np.zeros(carleman.lifted_size, dtype=bool)
+    for step in (carleman.attack.matrix, carleman.learner.matrix):
+        coo = step.tocoo()
+        nonzero = coo.data != 0
+        touched[coo.row[nonzero]] = True
+        touched[coo.col[nonzero]] = True
+    return np.flatnonzero(touched)
+
+
 def window_norms(carleman: CarlemanMaps, substeps: int | None = None) -> WindowNorms:
-    """The window norms of ``carleman``'s schedule, exact up to ``min(substeps, cap)``."""
-    size, period = carleman.lifted_size, carleman.pgd_steps + 1
+    """The window norms of ``carleman``'s schedule, exact up to ``min(substeps, cap)``.
+
+    The products are taken on the live coordinates only: a window of length >= 1 is zero on the
+    idle ones, so its norm is that of its live part.
+    """
+    live = live_coordinates(carleman)
+    size, period = live.size, carleman.pgd_steps + 1
     substeps = carleman.n_substeps if substeps is None else substeps
     per_step = max(1.0, carleman.attack.norm) ** carleman.pgd_steps * max(
         1.0, carleman.learner.norm
@@ -131,8 +153,8 @@ def window_norms(carleman: CarlemanMaps, substeps: int | None = None) -> WindowN
     cap = min(substeps, _MAX_LENGTH, int(_MAX_WORK // (period * size**3)))
     if size > _MAX_DENSE_SIZE or cap < 1:
         return WindowNorms(np.ones((period, 1)), math.inf, "per-step norms", False, per_step)
-    attack = carleman.attack.matrix.toarray()
-    learner = carleman.learner.matrix.toarray()
+    attack = carleman.attack.matrix[live][:, live].toarray()
+    learner = carleman.learner.matrix[live][:, live].toarray()
     steps = [attack] * carleman.pgd_steps + [learner]  # sub-steps 1..K+1 of one period
     by_phase = np.ones((period, cap + 1))
     for phase in range(period):

@@ -9,7 +9,8 @@ $$\delta_i \leftarrow \Pi_{\mathcal B_\epsilon}\big(\delta_i + \alpha\,
 
 with $L_i(\theta, \delta) = \ell(f(\theta; x_i + \delta_i), y_i)$, $\sigma \in \{\mathrm{id},
 \mathrm{sign}\}$ (``sign(0) = 0``), and the learner map $\rho$ keeping $\delta$ (warm start) or
-setting it to 0 (zero start). $z_0 = (\theta_0, 0)$.
+setting it to 0 (zero start). With ``support = data``, $\Pi$ projects onto the ball intersected
+with the sample's support (:attr:`~qrtc.ir.problem.Problem.perturbable`). $z_0 = (\theta_0, 0)$.
 
 Gradients come from :mod:`qrtc.reference.autodiff`; nothing here is shared with the lowering
 passes, so the two can check each other.
@@ -208,6 +209,10 @@ def _attack(
         np.sign(ascent, out=ascent)
     ascent *= attack.step
     np.add(delta, ascent, out=out)
+    mask = problem.perturbable
+    if mask is not None:
+        # Projection onto the ball intersected with the support: restrict, then project.
+        out *= mask
     _project_in_place(out, norm=attack.norm, radius=attack.radius)
 
 

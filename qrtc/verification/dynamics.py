@@ -106,9 +106,11 @@ def maps(subject: Subject, examples: int, seed: int) -> Finding:
     n, radius = problem.n_params, problem.attack.radius
     period = polynomial_maps.pgd_steps + 1
     theta_scale = 0.3 * (1.0 + float(np.max(np.abs(trajectory.theta))))
-    spread = np.concatenate(
-        [np.full(n, theta_scale), np.full(problem.n_samples * problem.input_size, radius)]
-    )
+    delta_spread = np.full(problem.n_samples * problem.input_size, radius)
+    if (support := problem.perturbable) is not None:
+        # The maps are the dynamics on the states the attack reaches: delta stays on its support.
+        delta_spread *= support.ravel()
+    spread = np.concatenate([np.full(n, theta_scale), delta_spread])
     z_star = polynomial_maps.expansion_point
     rounding = {
         kind: gamma(_row_terms(m) + m.degree + 2)
@@ -195,6 +197,8 @@ def _pattern_holds(problem: Problem, pattern: FrozenPattern, z: Array) -> bool:
     gradient = gradient.reshape(delta.shape)
     sign = np.sign(gradient)
     proposal = delta + attack.step * (sign if attack.grad == "sign" else gradient)
+    if (support := problem.perturbable) is not None:
+        sign, proposal = sign * support, proposal * support
     if pattern.sign is not None and not np.array_equal(sign, pattern.sign):
         return False
     if attack.norm == "l2":

@@ -106,6 +106,30 @@ SPECS = {
         attack pgd { norm = l2; radius = 1; step = 0.01; steps = 2; start = warm; grad = sign }
         train { lr = 0.1; horizon = 3 }
     """,
+    # the attack restricted to each sample's non-zero features: sign steps clipped on the box
+    "support_data_sign_clipped": """
+        param theta[3] = [0.4, -0.3, 0.2]
+        input x[3]
+        label y
+        data = inline { [0.5, 0, -0.3] -> 0.2; [0, 0.4, 0] -> -0.1; [-0.2, 0.3, 0.1] -> 0.5 }
+        predict f = dot(theta, x) + theta[0] * x[1] * x[2]
+        loss l = 0.5 * (f - y)^2
+        attack pgd {
+            norm = linf; radius = 0.02; step = 0.05; steps = 2; grad = sign; support = data
+        }
+        train { lr = 0.1; horizon = 2 }
+    """,
+    # ... and plain steps in an inactive l2 ball, zero start
+    "support_data_l2_zero": """
+        param theta[3] = [0.4, -0.3, 0.2]
+        input x[3]
+        label y
+        data = inline { [0.5, 0, -0.3] -> 0.2; [0, 0.4, 0] -> -0.1 }
+        predict f = dot(theta, x)^2
+        loss l = 0.5 * (f - y)^2
+        attack pgd { norm = l2; radius = 1; step = 0.01; steps = 2; start = zero; support = data }
+        train { lr = 0.1; horizon = 3 }
+    """,
 }
 
 # Specs whose reference trajectory breaks the frozen-pattern assumption, worked out by hand:
@@ -215,7 +239,10 @@ def reference_proposal(problem: qrtc.Problem, z: Array) -> tuple[Array, Array]:
     gradient = gradient.reshape(delta.shape)
     sign = np.sign(gradient)
     ascent = sign if problem.attack.grad == "sign" else gradient
-    return sign, delta + problem.attack.step * ascent
+    proposal = delta + problem.attack.step * ascent
+    if (support := problem.perturbable) is not None:
+        return sign * support, proposal * support
+    return sign, proposal
 
 
 def reference_allows(problem: qrtc.Problem, pattern: FrozenPattern, z: Array) -> bool:
@@ -236,6 +263,14 @@ def assert_equal_to_machine_precision(actual: Array, expected: Array) -> None:
     np.testing.assert_allclose(actual, expected, rtol=1e-12, atol=1e-12 * scale)
 
 
+def reachable(problem: qrtc.Problem, z: Array) -> Array:
+    """``z`` with the perturbation zeroed outside the attack's support: the maps are the
+    dynamics on the states the attack can reach."""
+    if (support := problem.perturbable) is None:
+        return z
+    return np.concatenate([z[: problem.n_params], z[problem.n_params :] * support.ravel()])
+
+
 def random_states(problem: qrtc.Problem, count: int, seed: int) -> list[Array]:
     rng = np.random.default_rng(seed)
     radius = problem.attack.radius
@@ -243,7 +278,7 @@ def random_states(problem: qrtc.Problem, count: int, seed: int) -> list[Array]:
     for _ in range(count):
         theta = problem.theta0 + 0.3 * rng.normal(size=problem.n_params)
         delta = rng.uniform(-radius, radius, size=problem.n_samples * problem.input_size)
-        states.append(np.concatenate([theta, delta]))
+        states.append(reachable(problem, np.concatenate([theta, delta])))
     return states
 
 
@@ -266,7 +301,7 @@ def test_attack_map_is_one_reference_attack_step_where_the_pattern_holds(name: s
         for s in range(1, trajectory.n_substeps + 1)
         if trajectory.is_attack_step(s)
     ]
-    nearby = [z + 1e-3 * rng.normal(size=z.shape) for z in on_trajectory]
+    nearby = [reachable(problem, z + 1e-3 * rng.normal(size=z.shape)) for z in on_trajectory]
     candidates = on_trajectory + nearby + random_states(problem, count=5, seed=3)
     compared = 0
     for z in candidates:

@@ -13,6 +13,7 @@ import scipy.linalg
 import qrtc.passes.propagator as propagator
 from qrtc.frontend.parse import parse_file
 from qrtc.passes.assemble_block_system import assemble_block_system
+from qrtc.passes.invert_block_encoding import effective_condition_number
 from qrtc.pipeline import compile_spec
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -92,3 +93,22 @@ def test_a_million_step_horizon_is_bounded_in_well_under_a_second() -> None:
     assert windows.tail == pytest.approx(float(windows.by_phase[:, -1].max()), rel=1e-2)
     bound = propagator.inverse_norm_bound(windows, carleman.n_substeps, carleman.n_substeps)
     assert math.isfinite(bound) and bound < 2 * carleman.n_substeps * windows.tail
+
+
+@pytest.mark.parametrize("padding", [0, 5, None])
+def test_idle_coordinates_drop_out_of_the_exact_kappa_and_the_windows(
+    padding: int | None,
+) -> None:
+    # support = data pins 8 of sparse_features' 16 perturbation coordinates to 0: they are idle.
+    carleman, options = _carleman("sparse_features", horizon=3)
+    live = propagator.live_coordinates(carleman)
+    assert live.size == carleman.lifted_size - 8
+    system = assemble_block_system(carleman, options=dataclasses.replace(options, padding=padding))
+    full = float(scipy.linalg.svdvals(system.to_scipy().toarray())[-1])
+    kappa, exact = effective_condition_number(system, alpha=1.0)
+    assert exact and kappa == pytest.approx(max(1.0, 1.0 / full), rel=1e-10)
+    windows = propagator.window_norms(carleman)
+    assert windows.exact and windows.cap >= carleman.n_substeps
+    assert windows.propagator(carleman.n_substeps) == pytest.approx(
+        _brute_windows(carleman, carleman.n_substeps), rel=1e-10
+    )

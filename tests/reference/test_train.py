@@ -40,6 +40,7 @@ def make_problem(
     norm: str = "linf",
     start: str = "warm",
     grad: str = "plain",
+    support: str = "all",
     lr: float = 0.1,
     horizon: int = 3,
 ) -> Problem:
@@ -63,6 +64,7 @@ def make_problem(
             steps=steps,
             start=start,  # type: ignore[arg-type]
             grad=grad,  # type: ignore[arg-type]
+            support=support,  # type: ignore[arg-type]
         ),
         train=TrainConfig(lr=lr, horizon=horizon),
         options=CompileOptions(),
@@ -106,6 +108,7 @@ def hand_pgd(
     grad: str,
     lr: float,
     horizon: int,
+    support: str = "all",
 ) -> HandTrajectory:
     """PGD robust training of least squares, written out plainly."""
     M = X.shape[0]
@@ -119,6 +122,8 @@ def hand_pgd(
             if grad == "sign":
                 g = np.sign(g)
             v = delta + step * g
+            if support == "data":
+                v = np.where(X == 0, 0.0, v)
             if norm == "linf":
                 delta = np.clip(v, -radius, radius)
             else:
@@ -202,6 +207,24 @@ def test_train_matches_hand_written_loop(norm: str, grad: str, start: str) -> No
     np.testing.assert_allclose(trajectory.clean_loss, expected.clean_loss, rtol=1e-12)
     np.testing.assert_allclose(trajectory.adversarial_loss, expected.adversarial_loss, rtol=1e-12)
     assert trajectory.pgd_steps == 3 and trajectory.horizon == 4
+
+
+@pytest.mark.parametrize(("norm", "grad", "start"), OPTIONS)
+def test_support_data_attack_matches_hand_written_loop(norm: str, grad: str, start: str) -> None:
+    theta0, inputs, labels = random_data(seed=2, n_samples=5, n_features=4)
+    inputs[np.random.default_rng(3).random(inputs.shape) < 0.4] = 0.0
+    settings_ = dict(
+        radius=0.15, step=0.06, steps=3, norm=norm, start=start, grad=grad, lr=0.1, horizon=4
+    )
+    problem = least_squares_problem(theta0, inputs, labels, support="data", **settings_)
+    trajectory = reference.train(problem)
+    expected = hand_pgd(theta0, inputs, labels, support="data", **settings_)  # type: ignore[arg-type]
+    np.testing.assert_allclose(trajectory.theta, expected.theta, rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(trajectory.delta, expected.delta, rtol=1e-12, atol=1e-13)
+    assert np.all(trajectory.delta[:, inputs == 0] == 0)
+    # The restriction matters: the unrestricted attack moves the zero features.
+    unrestricted = reference.train(least_squares_problem(theta0, inputs, labels, **settings_))
+    assert np.any(unrestricted.delta[:, inputs == 0] != 0)
 
 
 def test_helpers_match_hand_formulas() -> None:
@@ -500,6 +523,8 @@ def test_every_substep_of_shipped_examples_follows_finite_differences(path: Path
             else:
                 decided = np.ones_like(g, dtype=bool)
             v = delta + attack.step * g
+            if attack.support == "data":
+                v = np.where(problem.inputs.reshape(v.shape) == 0, 0.0, v)
             if attack.norm == "linf":
                 expected = np.clip(v, -attack.radius, attack.radius)
             else:
