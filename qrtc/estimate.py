@@ -363,12 +363,18 @@ def estimate_resources(
     horizon: int | None = None,
     params: int | None = None,
     precision: float | None = None,
+    exact_kappa: bool = False,
+    known_kappa: tuple[float, str] | None = None,
 ) -> ResourceEstimate:
-    """The resources of ``spec``'s QSVT inversion at ``horizon`` and ``params`` (defaults: as
+    r"""The resources of ``spec``'s QSVT inversion at ``horizon`` and ``params`` (defaults: as
     written), by formula.
 
     Raises:
-        QrtError: the spec is invalid or breaks an assumption at its own size.
+        QrtError: the spec is invalid or breaks an assumption at its own size; with
+            ``exact_kappa``, also when kappa_eff would be a bound (before computing it).
+
+    ``known_kappa``: ($\kappa_{\rm eff}$, its source) of ``spec`` at this horizon, when the caller
+    already has it (it does not depend on ``params``).
     """
     compilation = compile_spec(spec, until="carleman")
     carleman, problem, maps = compilation.carleman, compilation.problem, compilation.maps
@@ -392,7 +398,16 @@ def estimate_resources(
     tables = SparseAccessTables.from_matrix(carleman_select_matrix(carleman))
     one_query = predict_structured_resources(carleman, n_blocks, tables)
     alpha = 1.0 + float(tables.alpha)
-    if n_blocks * live_coordinates(carleman).size <= MAX_EXACT_KAPPA_DIM:
+    live_dim = n_blocks * live_coordinates(carleman).size
+    if exact_kappa and live_dim > MAX_EXACT_KAPPA_DIM:
+        raise CompileError(
+            f"the live part of L has dimension {live_dim:,}, above {MAX_EXACT_KAPPA_DIM:,}: "
+            "kappa_eff would be the window-norm bound, not exact",
+            span=options.span,
+        )
+    if known_kappa is not None:
+        kappa, source = known_kappa
+    elif live_dim <= MAX_EXACT_KAPPA_DIM:
         system = assemble_block_system(carleman, options=options)
         kappa, _ = effective_condition_number(system, alpha)
         source = "exact, dense SVD"

@@ -3,9 +3,10 @@ sizes, what ``qrtc scale`` prints and plots.
 
 Along $T$ every point is the spec's own system at that horizon. Along $n$ the points come from a
 built sparse family (:func:`qrtc.family.replicate`: the spec copied $r = n/n_0$ times into
-block-separable copies) while a member fits (:data:`MAX_FAMILY_ENTRIES`) and its compilation
-succeeds; beyond that, and at sizes that are not a multiple of $n_0$, the formulas extrapolate
-from the largest built member below (holding its sparsity, $\alpha$, $\Lambda$ and $g$).
+block-separable copies) while a member fits (:data:`MAX_FAMILY_ENTRIES`, and an exact
+$\kappa_{\rm eff}$) and its compilation succeeds; beyond that, and at sizes that are not a
+multiple of $n_0$, the formulas extrapolate from the largest built member below (holding its
+sparsity, $\alpha$, $\Lambda$ and $g$).
 
 Each point says where its figures come from: ``built`` when $\kappa_{\rm eff}$ is the exact one
 of the assembled $\mathbf L$ (dense SVD), ``formula`` when it is the window-norm bound of a
@@ -242,7 +243,8 @@ def _along_params(spec: Spec, values: list[int], notes: list[str]) -> list[Scale
             continue
         try:
             member = replicate(spec, copies)
-            built[value] = (member, estimate_resources(member))
+            # A member's window bound is too loose to show a trend: members stop at exact kappa.
+            built[value] = (member, estimate_resources(member, exact_kappa=True))
         except QrtError as error:
             stopped = (
                 f"family members beyond n = {max(built):,} are not built: n = {value:,} "
@@ -270,8 +272,10 @@ def _along_params(spec: Spec, values: list[int], notes: list[str]) -> list[Scale
         # From the largest member below whose kappa is exact: a bound's slack would carry over.
         exact = [n for n in built if n <= value and built[n][1].kappa_source.startswith("exact")]
         below = exact or [n for n in built if n <= value]
-        base = built[max(below) if below else unit][0]
-        points.append(ScalePoint("params", value, estimate_resources(base, params=value)))
+        base, at_base = built[max(below) if below else unit]
+        known = (at_base.kappa, at_base.kappa_source)
+        estimate = estimate_resources(base, params=value, known_kappa=known)
+        points.append(ScalePoint("params", value, estimate))
     return points
 
 

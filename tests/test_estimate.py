@@ -12,6 +12,7 @@ import pytest
 from qrtc.backends.readout import classical_solution
 from qrtc.backends.resources import count_gates, count_resources
 from qrtc.cli import main
+from qrtc.errors import QrtError
 from qrtc.estimate import estimate_resources, formulas, history_norms
 from qrtc.frontend.parse import parse_file
 from qrtc.passes.encode_block_system import encode_block_system
@@ -188,6 +189,17 @@ def test_a_model_that_does_not_replicate_is_extrapolated_from_the_spec() -> None
     assert {p.built_from for p in study.along("params")} == {str(spec.file)}
     assert any("W" in note and "not built" in note for note in study.notes)
     assert study.built_growth() is None
+
+
+def test_a_known_kappa_gives_the_same_estimate_and_exact_kappa_refuses_a_bound() -> None:
+    spec = parse_file(EXAMPLES / "robust_linreg.qrt")
+    computed = estimate_resources(spec, params=10**6)
+    reused = estimate_resources(
+        spec, params=10**6, known_kappa=(computed.kappa, computed.kappa_source)
+    )
+    assert reused == computed
+    with pytest.raises(QrtError, match="window-norm bound, not exact"):
+        estimate_resources(spec, horizon=200, exact_kappa=True)
 
 
 def test_parse_range() -> None:
