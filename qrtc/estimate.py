@@ -5,8 +5,9 @@ matrices $C_{\mathcal A}, C_{\mathcal L}$ (small: they do not grow with $T$), an
 the requested horizon $T$ and model size $n$ follows from them:
 
 * **$\kappa_{\rm eff}$** exactly as the compiler computes it: $\alpha\|\tilde{\mathbf L}^{-1}\|$
-  from a dense SVD while $n_b$ times the live lifted coordinates is at most
-  ``MAX_EXACT_KAPPA_DIM`` (so the estimate equals what ``qrtc run`` builds), else
+  from the singular values of $\mathbf L$'s live part (dense SVD, or Lanczos on
+  $\mathbf L^{-1}$, :func:`~qrtc.passes.invert_block_encoding.effective_condition_number`; so
+  the estimate equals what ``qrtc run`` builds) while that part is small enough, else
   $\alpha\max(1, B)$ with $B$ the window-norm bound of :mod:`qrtc.passes.propagator` (a
   spectral-projector tail makes it valid at any $T$).
 * **$\|\mathbf x\|$** from the forward recurrence, by repeated squaring of the period
@@ -54,9 +55,10 @@ from qrtc.ir.spec import Spec
 from qrtc.passes.assemble_block_system import assemble_block_system
 from qrtc.passes.encode_block_system import carleman_select_matrix
 from qrtc.passes.invert_block_encoding import (
-    MAX_EXACT_KAPPA_DIM,
+    MAX_LANCZOS_KAPPA_DIM,
     POLYNOMIAL_MAX_ABS,
     effective_condition_number,
+    exact_kappa_method,
     polynomial_error,
 )
 from qrtc.passes.propagator import inverse_norm_bound, live_coordinates, window_norms
@@ -399,19 +401,21 @@ def estimate_resources(
     one_query = predict_structured_resources(carleman, n_blocks, tables)
     alpha = 1.0 + float(tables.alpha)
     live_dim = n_blocks * live_coordinates(carleman).size
-    if exact_kappa and live_dim > MAX_EXACT_KAPPA_DIM:
+    method = exact_kappa_method(live_dim)
+    if exact_kappa and method is None:
         raise CompileError(
-            f"the live part of L has dimension {live_dim:,}, above {MAX_EXACT_KAPPA_DIM:,}: "
+            f"the live part of L has dimension {live_dim:,}, above {MAX_LANCZOS_KAPPA_DIM:,}: "
             "kappa_eff would be the window-norm bound, not exact",
             span=options.span,
         )
+    found = False  # kappa_eff known, or computed from L's singular values
     if known_kappa is not None:
-        kappa, source = known_kappa
-    elif live_dim <= MAX_EXACT_KAPPA_DIM:
+        (kappa, source), found = known_kappa, True
+    elif method is not None:
         system = assemble_block_system(carleman, options=options)
-        kappa, _ = effective_condition_number(system, alpha)
-        source = "exact, dense SVD"
-    else:
+        kappa, found = effective_condition_number(system, alpha)
+        source = f"exact, {method}"
+    if not found:
         windows = window_norms(carleman)
         kappa = alpha * max(1.0, inverse_norm_bound(windows, substeps, padding))
         source = (

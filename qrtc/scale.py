@@ -9,11 +9,11 @@ multiple of $n_0$, the formulas extrapolate from the largest built member below 
 sparsity, $\alpha$, $\Lambda$ and $g$).
 
 Each point says where its figures come from: ``built`` when $\kappa_{\rm eff}$ is the exact one
-of the assembled $\mathbf L$ (dense SVD), ``formula`` when it is the window-norm bound of a
-built system, ``extrapolated`` when the model size is not one that was built. The crossover is
-the first point at which the QSVT query count $d(2k+1)$ drops below the classical PGD run's
-multiply-adds $T(K\,c_{\mathcal A} + c_{\mathcal L})$; queries and operations are not the same
-unit (a query is a whole circuit), which the table says.
+of the assembled $\mathbf L$ (dense SVD or Lanczos), ``formula`` when it is the window-norm
+bound of a built system, ``extrapolated`` when the model size is not one that was built. The
+crossover is the first point at which the QSVT query count $d(2k+1)$ drops below the classical
+PGD run's multiply-adds $T(K\,c_{\mathcal A} + c_{\mathcal L})$; queries and operations are not
+the same unit (a query is a whole circuit), which the table says.
 """
 
 from __future__ import annotations

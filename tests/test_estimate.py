@@ -184,8 +184,8 @@ def test_cli_resources_prints_writes_and_refuses(
 def test_a_model_that_does_not_replicate_is_extrapolated_from_the_spec() -> None:
     spec = parse_file(EXAMPLES / "two_layer_quadratic.qrt")
     study = scale_study(spec, {"params": [9, 18, 36]})
-    # n = 9 is the spec itself, its kappa the window bound (dim L = 6019).
-    assert [p.source for p in study.along("params")] == ["formula", "extrapolated", "extrapolated"]
+    # n = 9 is the spec itself (kappa by Lanczos: dim L = 6019).
+    assert [p.source for p in study.along("params")] == ["built", "extrapolated", "extrapolated"]
     assert {p.built_from for p in study.along("params")} == {str(spec.file)}
     assert any("W" in note and "not built" in note for note in study.notes)
     assert study.built_growth() is None
@@ -199,7 +199,7 @@ def test_a_known_kappa_gives_the_same_estimate_and_exact_kappa_refuses_a_bound()
     )
     assert reused == computed
     with pytest.raises(QrtError, match="window-norm bound, not exact"):
-        estimate_resources(spec, horizon=200, exact_kappa=True)
+        estimate_resources(spec, horizon=10**5, exact_kappa=True)
 
 
 def test_parse_range() -> None:
@@ -214,8 +214,9 @@ def test_parse_range() -> None:
 
 def test_the_scale_study_marks_its_sources_and_finds_the_crossover(tmp_path: Path) -> None:
     spec = parse_file(EXAMPLES / "tiny_robust.qrt")
-    study = scale_study(spec, {"horizon": [1, 2, 400], "params": [2, 10**4, 10**9]})
-    assert [point.source for point in study.along("horizon")] == ["built", "built", "formula"]
+    study = scale_study(spec, {"horizon": [1, 2, 400, 10**6], "params": [2, 10**4, 10**9]})
+    # T = 400: Lanczos on the 8 000 live rows; T = 10^6: the window bound.
+    assert [p.source for p in study.along("horizon")] == ["built", "built", "built", "formula"]
     # Along n: the spec, then built family members (powers of two copies) until one stops
     # compiling, then formulas from the largest member with an exact kappa.
     along = study.along("params")

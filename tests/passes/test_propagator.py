@@ -9,7 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import scipy.linalg
+import scipy.sparse.linalg
 
+import qrtc.passes.invert_block_encoding as invert_block_encoding
 import qrtc.passes.propagator as propagator
 from qrtc.frontend.parse import parse_file
 from qrtc.passes.assemble_block_system import assemble_block_system
@@ -112,3 +114,34 @@ def test_idle_coordinates_drop_out_of_the_exact_kappa_and_the_windows(
     assert windows.propagator(carleman.n_substeps) == pytest.approx(
         _brute_windows(carleman, carleman.n_substeps), rel=1e-10
     )
+
+
+@pytest.mark.parametrize(
+    ("name", "horizon", "padding"),
+    [("robust_linreg", 12, None), ("tiny_robust", 40, 3), ("sparse_features", 3, 0)],
+)
+def test_lanczos_on_the_inverse_gives_the_dense_svd_kappa(
+    name: str, horizon: int, padding: int | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    carleman, options = _carleman(name, horizon=horizon)
+    system = assemble_block_system(carleman, options=dataclasses.replace(options, padding=padding))
+    dense = 1.0 / float(scipy.linalg.svdvals(system.to_scipy().toarray())[-1])
+    monkeypatch.setattr(invert_block_encoding, "MAX_EXACT_KAPPA_DIM", 0)
+    assert invert_block_encoding.exact_kappa_method(system.dim) == "Lanczos"
+    kappa, exact = effective_condition_number(system, alpha=1.0)
+    assert exact and kappa == pytest.approx(max(1.0, dense), rel=1e-10)
+
+
+def test_lanczos_that_does_not_converge_falls_back_to_the_bound(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    carleman, options = _carleman("robust_linreg", horizon=12)
+    system = assemble_block_system(carleman, options=options)
+
+    def no_convergence(*args: object, **kwargs: object) -> None:
+        raise scipy.sparse.linalg.ArpackNoConvergence("no", np.zeros(0), np.zeros((0, 0)))
+
+    monkeypatch.setattr(invert_block_encoding, "MAX_EXACT_KAPPA_DIM", 0)
+    monkeypatch.setattr(scipy.sparse.linalg, "svds", no_convergence)
+    kappa, exact = effective_condition_number(system, alpha=1.0)
+    assert not exact and kappa == max(1.0, system.inverse_norm_bound)
