@@ -41,6 +41,7 @@ __all__ = [
     "MAX_LANCZOS_KAPPA_DIM",
     "effective_condition_number",
     "exact_kappa_method",
+    "inverse_norm_lanczos",
     "invert_block_encoding",
     "polynomial_error",
     "polynomial_error_for",
@@ -99,7 +100,7 @@ def _smallest_singular_value(
     if method == "dense SVD":
         smallest = float(scipy.linalg.svdvals(matrix.toarray())[-1])
     else:
-        largest = _largest_inverse_singular_value(matrix)
+        largest = inverse_norm_lanczos(matrix)
         if largest is None:
             return None
         smallest = 1.0 / largest
@@ -109,7 +110,7 @@ def _smallest_singular_value(
     return smallest
 
 
-def _largest_inverse_singular_value(matrix: scipy.sparse.csr_array) -> float | None:
+def inverse_norm_lanczos(matrix: scipy.sparse.csr_array) -> float | None:
     r"""$\|\mathbf L^{-1}\|_2$ by Lanczos (ARPACK) on $\mathbf L^{-1}$, plus the residual of the
     converged singular triple (so a converged value is not below it by more than rounding).
 
