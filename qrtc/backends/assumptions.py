@@ -175,37 +175,22 @@ def assess_assumptions(
 
 
 def _kappa_check(system: BlockSystem, max_svd_dim: int) -> AssumptionCheck:
-    name, reference = "condition number kappa(L)", "paper.md §5"
+    kappa: float | None = None
     if system.matrix is None or system.dim > MAX_ESTIMATE_DIM:
-        return AssumptionCheck(
-            name=name,
-            reference=reference,
-            measured=None,
-            bound=system.kappa_bound,
-            held=None,
-            note=f"dim {system.dim} is implicit or too large: not measured",
-        )
-    if system.dim <= max_svd_dim:
+        note = f"dim {system.dim} is implicit or too large: not measured"
+    elif system.dim <= max_svd_dim:
         singular_values = np.linalg.svd(system.to_scipy().toarray(), compute_uv=False)
         kappa, note = float(singular_values[0] / singular_values[-1]), "dense SVD"
     else:
-        estimate = estimate_condition_number(system.to_scipy())
-        if estimate is None:
-            return AssumptionCheck(
-                name=name,
-                reference=reference,
-                measured=None,
-                bound=system.kappa_bound,
-                held=None,
-                note="not measured: Lanczos did not converge",
-            )
-        kappa, note = estimate, "estimated (Lanczos)"
+        kappa = estimate_condition_number(system.to_scipy())
+        converged = kappa is not None
+        note = "estimated (Lanczos)" if converged else "not measured: Lanczos did not converge"
     return AssumptionCheck(
-        name=name,
-        reference=reference,
+        name="condition number kappa(L)",
+        reference="paper.md §5",
         measured=kappa,
         bound=system.kappa_bound,
-        held=kappa <= system.kappa_bound * (1 + 1e-9),
+        held=None if kappa is None else kappa <= system.kappa_bound * (1 + 1e-9),
         note=note,
     )
 
