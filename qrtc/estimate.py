@@ -52,7 +52,7 @@ from qrtc.errors import CompileError
 from qrtc.ir.carleman import CarlemanMaps, level_offset, lifted_size
 from qrtc.ir.polynomial_maps import PolynomialMap
 from qrtc.ir.spec import Spec
-from qrtc.passes.assemble_block_system import assemble_block_system
+from qrtc.passes.assemble_block_system import assemble_block_system, forward_history
 from qrtc.passes.encode_block_system import carleman_select_matrix
 from qrtc.passes.invert_block_encoding import (
     MAX_LANCZOS_KAPPA_DIM,
@@ -88,7 +88,6 @@ POLYNOMIAL_SHARE = 0.5
 MAX_CKS_KAPPA = 1e6
 # Repeated squaring of dense D x D matrices up to this D; sparse recurrence beyond.
 _MAX_DENSE_HISTORY = 1500
-_MAX_RECURRENCE_WORK = 200_000_000
 # Phases are solved (to count Clifford phases exactly, as built) up to this degree.
 MAX_PHASE_DEGREE = 20_001
 
@@ -308,19 +307,16 @@ def _history_by_recurrence(
     carleman: CarlemanMaps, padding: int, y0: NDArray[np.float64]
 ) -> tuple[float, float, float]:
     """The same by sparse mat-vecs, one per sub-step, for lifted sizes too large to square."""
-    work = carleman.n_substeps * max(carleman.attack.nnz, carleman.learner.nnz)
-    if work > _MAX_RECURRENCE_WORK:
+    recurrence = forward_history(carleman)
+    if recurrence is None:
         raise CompileError(
             f"the solution norm needs {carleman.n_substeps:,} sparse steps of size "
             f"{carleman.lifted_size:,}: too many to estimate here",
             span=carleman.origin,
             hint="lower the horizon or the Carleman order",
         )
-    total, state = 0.0, y0
+    total, state = recurrence
     with np.errstate(all="ignore"):
-        for substep in range(1, carleman.n_substeps + 1):
-            total += float(state @ state)
-            state = carleman.matrix_at(substep).matrix @ state
         terminal = (padding + 1) * float(state @ state)
     return float(np.linalg.norm(y0)), math.sqrt(total + terminal), terminal / (total + terminal)
 

@@ -24,7 +24,7 @@ from qrtc.ir.carleman import CarlemanMaps
 from qrtc.ir.problem import CompileOptions
 from qrtc.passes.propagator import inverse_norm_bound, window_norms
 
-__all__ = ["MAX_EXPLICIT_NNZ", "assemble_block_system"]
+__all__ = ["MAX_EXPLICIT_NNZ", "assemble_block_system", "forward_history"]
 
 MAX_EXPLICIT_NNZ = 30_000_000
 _MAX_RECURRENCE_WORK = 200_000_000
@@ -102,17 +102,28 @@ def assemble_block_system(carleman: CarlemanMaps, *, options: CompileOptions) ->
     return system
 
 
-def _probabilities(carleman: CarlemanMaps, padding: int) -> tuple[float | None, float | None]:
-    r"""$P_{\rm term}$ and $P_\theta$ of paper.md §4.3 from the forward recurrence."""
+def forward_history(carleman: CarlemanMaps) -> tuple[float, NDArray[np.float64]] | None:
+    r"""$(\sum_{s<S}\|y_s\|^2, y_S)$ with $y_s = C_s \cdots C_1 y_0$, by one sparse mat-vec per
+    sub-step; ``None`` beyond ``_MAX_RECURRENCE_WORK`` multiply-adds (overflow gives inf/nan)."""
     substeps = carleman.n_substeps
     if substeps * max(carleman.attack.nnz, carleman.learner.nnz) > _MAX_RECURRENCE_WORK:
-        return None, None
+        return None
     state: NDArray[np.float64] = carleman.lift(carleman.initial_state - carleman.expansion_point)
     history = 0.0
     with np.errstate(all="ignore"):
         for substep in range(1, substeps + 1):
             history += float(state @ state)
             state = carleman.matrix_at(substep).matrix @ state
+    return history, state
+
+
+def _probabilities(carleman: CarlemanMaps, padding: int) -> tuple[float | None, float | None]:
+    r"""$P_{\rm term}$ and $P_\theta$ of paper.md §4.3 from the forward recurrence."""
+    recurrence = forward_history(carleman)
+    if recurrence is None:
+        return None, None
+    history, state = recurrence
+    with np.errstate(all="ignore"):
         terminal = (padding + 1) * float(state @ state)
         theta = state[1 : 1 + carleman.n_params]
         p_term = terminal / (history + terminal)
