@@ -102,6 +102,14 @@ def test_tiny_robust_passes_the_fast_rungs() -> None:
     assert report.rung("polynomial").detail.startswith("degree 87")
 
 
+def test_an_attack_restricted_to_the_data_support_passes_the_dynamics_rungs() -> None:
+    # The maps rung must draw states the attack reaches: delta off the support stays 0.
+    report = verify(
+        EXAMPLES / "sparse_features.qrt", rungs=["maps", "carleman", "trajectory"], examples=10
+    )
+    assert report.passed and not report.skipped
+
+
 @pytest.mark.slow
 def test_tiny_robust_passes_every_rung() -> None:
     """The README's example: every rung, nothing skipped, in about half a minute."""
