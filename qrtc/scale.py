@@ -38,6 +38,7 @@ __all__ = [
     "ScaleStudy",
     "parse_range",
     "scale_study",
+    "write_family_specs",
     "write_scale_plots",
 ]
 
@@ -60,8 +61,9 @@ class ScalePoint:
 
     @property
     def built_from(self) -> str:
-        """The spec (the user's, or a family member) the figures were computed from."""
-        return self.estimate.spec_file
+        """The file name of the spec (the user's, or a family member written by
+        :func:`write_family_specs`) the figures were computed from."""
+        return Path(self.estimate.spec_file).name
 
     @property
     def source(self) -> str:
@@ -77,6 +79,8 @@ class ScaleStudy:
     spec_file: str
     points: tuple[ScalePoint, ...]
     notes: tuple[str, ...] = ()
+    members: tuple[Spec, ...] = ()
+    """The built family members (not the user's spec), for :func:`write_family_specs`."""
 
     def along(self, axis: Axis) -> list[ScalePoint]:
         return [point for point in self.points if point.axis == axis]
@@ -210,17 +214,20 @@ def scale_study(spec: Spec, over: dict[Axis, list[int]]) -> ScaleStudy:
     """
     points: list[ScalePoint] = []
     notes: list[str] = []
+    members: list[Spec] = []
     for axis, values in over.items():
         if axis == "horizon":
             points.extend(
                 ScalePoint(axis, value, estimate_resources(spec, horizon=value)) for value in values
             )
         else:
-            points.extend(_along_params(spec, values, notes))
-    return ScaleStudy(str(spec.file), tuple(points), tuple(notes))
+            points.extend(_along_params(spec, values, notes, members))
+    return ScaleStudy(str(spec.file), tuple(points), tuple(notes), tuple(members))
 
 
-def _along_params(spec: Spec, values: list[int], notes: list[str]) -> list[ScalePoint]:
+def _along_params(
+    spec: Spec, values: list[int], notes: list[str], members: list[Spec]
+) -> list[ScalePoint]:
     """Built family members where they fit, formulas from the largest one below elsewhere."""
     own = estimate_resources(spec)
     unit = own.n_params_spec
@@ -250,6 +257,7 @@ def _along_params(spec: Spec, values: list[int], notes: list[str]) -> list[Scale
                 f"family members beyond n = {max(built):,} are not built: n = {value:,} "
                 f"failed: {error.message}"
             )
+    members.extend(member for member, _ in built.values() if member is not spec)
     if len(built) > 1:
         notes.append(
             f"params: n = {', '.join(f'{n:,}' for n in sorted(built))} are built members of the "
@@ -277,6 +285,24 @@ def _along_params(spec: Spec, values: list[int], notes: list[str]) -> list[Scale
         estimate = estimate_resources(base, params=value, known_kappa=known)
         points.append(ScalePoint("params", value, estimate))
     return points
+
+
+def write_family_specs(study: ScaleStudy, out_dir: Path) -> list[Path]:
+    """Each built family member as ``out_dir/family/<name>.qrt``, to inspect or re-run.
+
+    Raises:
+        BackendError: ``out_dir`` cannot be written.
+    """
+    written = []
+    for member in study.members:
+        path = out_dir / "family" / Path(member.file).name
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(member.text, encoding="utf-8")
+        except OSError as error:
+            raise BackendError(f"cannot write {path}: {error.strerror}") from None
+        written.append(path)
+    return written
 
 
 def write_scale_plots(study: ScaleStudy, out_dir: Path) -> list[Path]:

@@ -228,9 +228,7 @@ def test_the_scale_study_marks_its_sources_and_finds_the_crossover(tmp_path: Pat
     along = study.along("params")
     assert [p.value for p in along] == [2, 4, 8, 16, 10**4, 10**9]
     assert [p.source for p in along] == ["built"] * 4 + ["extrapolated"] * 2
-    assert [p.built_from for p in along[1:4]] == [
-        str(EXAMPLES / f"tiny_robust_x{r}.qrt") for r in (2, 4, 8)
-    ]
+    assert [p.built_from for p in along[1:4]] == [f"tiny_robust_x{r}.qrt" for r in (2, 4, 8)]
     assert all(p.estimate.n_params == p.value for p in along)
     assert {p.built_from for p in along[4:]} == {along[3].built_from}
     assert any("support = all" in note for note in study.notes)
@@ -256,8 +254,14 @@ def test_the_scale_study_marks_its_sources_and_finds_the_crossover(tmp_path: Pat
         )
         == 0
     )
+    # The members are written out; each re-estimated from its file gives the study's point.
+    written = {path.name for path in (tmp_path / "family").iterdir()}
+    assert written == {f"tiny_robust_x{r}.qrt" for r in (2, 4, 8, 10)}  # n = 4, 8, 16 and 20
+    again = estimate_resources(parse_file(tmp_path / "family" / "tiny_robust_x4.qrt"))
+    assert (again.kappa, again.queries) == (along[2].estimate.kappa, along[2].estimate.queries)
     names = sorted(path.name for path in tmp_path.iterdir())
     assert names == [
+        "family",
         "kappa_vs_horizon.png",
         "queries_vs_horizon.png",
         "queries_vs_params.png",
