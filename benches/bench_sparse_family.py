@@ -16,7 +16,7 @@ sample's non-zero ones):
 
 Measured (2026-11-25, ``python benches/bench_sparse_family.py``, robust_linreg, $n$ = 2..32):
 with ``support = all`` the copies couple (every sample's zero features are perturbed): the row
-sparsity grows 6, 9, 15, 27, $\alpha$ 5.9 to 27.0 and the queries as $n^{0.67}$. With
+sparsity grows 6, 9, 15, 27, $\alpha$ 5.9 to 27.0 and the queries as $n^{0.73}$. With
 ``support = data`` the row and column sparsity stay at 6 and 4; only the constant column grows,
 one entry per parameter ($n + 1$), so $\alpha$ grows as about $\sqrt n$ (5.9 to 15.1),
 $\|\mathbf L^{-1}\| = \kappa_{\rm eff}/\alpha$ stays at 12.6, and the queries grow as
