@@ -47,8 +47,8 @@ class QsvtCircuit:
         postselect: qubit -> the value kept (every qubit that is not a system qubit).
         sign: $\sigma$.
         kappa: $\kappa_{\rm eff}$ the polynomial was built for.
-        kappa_is_exact: $\kappa_{\rm eff}$ from $\sigma_{\min}(\mathbf L)$ (dense SVD), not
-            from the bound $\alpha\, n_b\Lambda$.
+        kappa_is_exact: $\kappa_{\rm eff}$ from $\sigma_{\min}(\mathbf L)$ (dense SVD or
+            Lanczos), not from the window-norm bound.
         scale: $s$.
         polynomial_error: $\varepsilon_P$, the relative error bound of $P$ on
             $[1/\kappa_{\rm eff}, 1]$.
