@@ -46,6 +46,9 @@ _SLACK = 1e-9
 _BATCH = 256
 # ||R^m0|| <= 1/2 must come within this many periods for the projector tail.
 _MAX_CONTRACTION_PERIODS = 4096
+# The projector tail takes (K+1)^2 dense norms for its prefix/suffix pairs plus m0 for the decay
+# (m0 = 1024 periods for sparse_features x32, 26 s): up to this many more, take every window.
+_MIN_TAIL_NORMS = 64
 
 TailKind = Literal["none", "spectral projector", "per-step norms"]
 
@@ -151,6 +154,9 @@ def window_norms(carleman: CarlemanMaps, substeps: int | None = None) -> WindowN
         1.0, carleman.learner.norm
     )
     cap = min(substeps, _MAX_LENGTH, int(_MAX_WORK // (period * size**3)))
+    if period * substeps <= period**2 + _MIN_TAIL_NORMS:
+        # Every window is no more dense norms than the projector tail would take.
+        cap = min(substeps, _MAX_LENGTH)
     if size > _MAX_DENSE_SIZE or cap < 1:
         return WindowNorms(np.ones((period, 1)), math.inf, "per-step norms", False, per_step)
     attack = carleman.attack.matrix[live][:, live].toarray()
