@@ -59,6 +59,7 @@ def train(problem: Problem) -> Trajectory:
     # instead of four (at M d ~ 1e5 and up, fresh allocations cost more in page faults than the
     # arithmetic). tests/reference compares the result with a plain loop.
     perturbed = np.empty_like(problem.inputs)
+    support = problem.perturbable  # computed once, not on every attack sub-step
 
     theta = np.array(problem.theta0, dtype=np.float64)
     theta_history[0] = theta
@@ -69,7 +70,14 @@ def train(problem: Problem) -> Trajectory:
         clean_loss[t] = mean_loss(problem, theta)
         for _ in range(pgd_steps):
             substep += 1
-            _attack(problem, theta, delta, perturbed=perturbed, out=delta_history[substep])
+            _attack(
+                problem,
+                theta,
+                delta,
+                perturbed=perturbed,
+                out=delta_history[substep],
+                support=support,
+            )
             theta_history[substep] = theta
             delta = delta_history[substep]
         losses, theta = _learn(problem, theta, delta, perturbed=perturbed)
@@ -107,7 +115,14 @@ def attack_substep(
     shape = (problem.n_samples, problem.input_size)
     out = np.empty(shape)
     perturbed = np.empty_like(problem.inputs)
-    _attack(problem, theta, np.reshape(delta, shape), perturbed=perturbed, out=out)
+    _attack(
+        problem,
+        theta,
+        np.reshape(delta, shape),
+        perturbed=perturbed,
+        out=out,
+        support=problem.perturbable,
+    )
     return out
 
 
@@ -197,8 +212,10 @@ def _attack(
     *,
     perturbed: NDArray[np.float64],
     out: NDArray[np.float64],
+    support: NDArray[np.bool_] | None,
 ) -> None:
-    """Attack sub-step from ``delta`` (M, d) into ``out`` (M, d); ``perturbed`` is scratch."""
+    """Attack sub-step from ``delta`` (M, d) into ``out`` (M, d); ``perturbed`` is scratch,
+    ``support`` :attr:`Problem.perturbable <qrtc.ir.problem.Problem.perturbable>`."""
     attack = problem.attack
     np.add(problem.inputs, np.reshape(delta, problem.inputs.shape), out=perturbed)
     _, grad = autodiff.value_and_input_gradient(problem.loss, theta, perturbed, problem.labels)
@@ -209,10 +226,9 @@ def _attack(
         np.sign(ascent, out=ascent)
     ascent *= attack.step
     np.add(delta, ascent, out=out)
-    mask = problem.perturbable
-    if mask is not None:
+    if support is not None:
         # Projection onto the ball intersected with the support: restrict, then project.
-        out *= mask
+        out *= support
     _project_in_place(out, norm=attack.norm, radius=attack.radius)
 
 
