@@ -27,7 +27,7 @@ from _common import write_json  # benches/ is sys.path[0] when run as a script
 from qrtc.backends.readout import classical_solution  # noqa: E402
 from qrtc.backends.resources import count_gates  # noqa: E402
 from qrtc.errors import QrtError  # noqa: E402
-from qrtc.estimate import POLYNOMIAL_SHARE, estimate_resources  # noqa: E402
+from qrtc.estimate import estimate_resources  # noqa: E402
 from qrtc.frontend.parse import parse_file  # noqa: E402
 from qrtc.passes.encode_block_system import encode_block_system  # noqa: E402
 from qrtc.passes.invert_block_encoding import invert_block_encoding, polynomial_error_for  # noqa: E402
@@ -54,7 +54,7 @@ def _built_count(name: str) -> tuple[Any, float]:
     assert system is not None and problem is not None
     encoding = encode_block_system(system)
     norm = float((classical_solution(system) ** 2).sum() ** 0.5)
-    error = polynomial_error_for(system, norm, POLYNOMIAL_SHARE * problem.options.precision)
+    error = polynomial_error_for(system, norm, problem.options.precision)
     qsvt = invert_block_encoding(system, encoding, polynomial_error=error)
     gates, _ = count_gates(qsvt.circuit)
     return gates, time.perf_counter() - start

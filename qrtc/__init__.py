@@ -22,6 +22,7 @@ from qrtc.errors import (
 )
 from qrtc.frontend.check import check
 from qrtc.frontend.parse import parse, parse_file
+from qrtc.pipeline import compile
 from qrtc.ir.problem import AttackConfig, CompileOptions, Problem, TrainConfig
 from qrtc.ir.spec import Spec
 from qrtc.ir.trajectory import Trajectory
@@ -49,6 +50,7 @@ __all__ = [
     "Trajectory",
     "VerificationReport",
     "check",
+    "compile",
     "load",
     "parse",
     "parse_file",

@@ -45,6 +45,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from qrtc import pipeline
 from qrtc.backends.resource_formulas import predict_structured_resources, qsvt_resources
 from qrtc.backends.resources import DEFAULT_SYNTHESIS_ERROR, GateCounts, Resources
 from qrtc.circuits.sparse_access import SparseAccessTables
@@ -52,17 +53,17 @@ from qrtc.errors import CompileError
 from qrtc.ir.carleman import CarlemanMaps, level_offset, lifted_size
 from qrtc.ir.polynomial_maps import PolynomialMap
 from qrtc.ir.spec import Spec
-from qrtc.passes.assemble_block_system import assemble_block_system, forward_history
+from qrtc.passes.assemble_block_system import forward_history
 from qrtc.passes.encode_block_system import carleman_select_matrix
 from qrtc.passes.invert_block_encoding import (
     MAX_LANCZOS_KAPPA_DIM,
     POLYNOMIAL_MAX_ABS,
+    POLYNOMIAL_SHARE,
     effective_condition_number,
     exact_kappa_method,
     polynomial_error,
 )
 from qrtc.passes.propagator import inverse_norm_bound, live_coordinates, window_norms
-from qrtc.pipeline import compile_spec
 from qrtc.qsp.phases import symmetric_phases
 from qrtc.qsp.polynomial import (
     cks_degree,
@@ -82,8 +83,6 @@ __all__ = [
 
 COSTA_BOUND_CONSTANT = 2305.0
 COSTA_MEASURED_CONSTANT = 1.84
-# Share of `precision` spent on the polynomial (the rest on Carleman truncation), as `qrtc run`.
-POLYNOMIAL_SHARE = 0.5
 # The CKS series is summed term by term: O(kappa sqrt(log)) memory, skipped beyond this kappa.
 MAX_CKS_KAPPA = 1e6
 # Repeated squaring of dense D x D matrices up to this D; sparse recurrence beyond.
@@ -374,16 +373,11 @@ def estimate_resources(
     ``known_kappa``: ($\kappa_{\rm eff}$, its source) of ``spec`` at this horizon, when the caller
     already has it (it does not depend on ``params``).
     """
-    compilation = compile_spec(spec, until="carleman")
-    carleman, problem, maps = compilation.carleman, compilation.problem, compilation.maps
-    assert carleman is not None and problem is not None and maps is not None
-    options = problem.options
-    if horizon is not None:
-        if horizon < 1:
-            raise CompileError(f"horizon must be at least 1, not {horizon}", span=options.span)
-        carleman = dataclasses.replace(carleman, horizon=horizon)
-    if precision is not None:
-        options = dataclasses.replace(options, precision=precision)
+    compilation = pipeline.compile(spec, until="block_system")
+    if horizon is not None or precision is not None:
+        compilation = compilation.derive(horizon=horizon, precision=precision)
+    carleman, maps = compilation.carleman, compilation.maps
+    options = compilation.compile_options
     n_params_spec = carleman.n_params
     n_params = n_params_spec if params is None else params
     if n_params < 1:
@@ -408,8 +402,7 @@ def estimate_resources(
     if known_kappa is not None:
         (kappa, source), found = known_kappa, True
     elif method is not None:
-        system = assemble_block_system(carleman, options=options)
-        kappa, found = effective_condition_number(system, alpha)
+        kappa, found = effective_condition_number(compilation.block_system, alpha)
         source = f"exact, {method}"
     if not found:
         windows = window_norms(carleman)

@@ -1,9 +1,8 @@
 r"""``qrtc run``: the whole pipeline, from a spec to a simulated $\theta_T$ (design.md §1).
 
-spec -> block system (:mod:`qrtc.pipeline`) -> block encoding -> QSVT inversion circuit ->
-qsim simulation with exact post-selection (and optional sampling) -> read-out against the
-Carleman solution and the reference trainer. Every stage is timed; the memory a state vector
-needs is checked before anything is allocated.
+A thin consumer of :mod:`qrtc.pipeline`: it compiles up to the read-out and turns what was
+built into the report ``qrtc run`` prints (one table, or JSON). Every stage is timed by the
+driver; the memory and time a simulation needs are checked there before anything is allocated.
 
 The input state $|\mathbf b\rangle = |\tilde Y_0\rangle$ is loaded as the simulator's initial
 state (paper.md §4.4 prepares it with $O(N)$ calls to an input unitary; that circuit is not
@@ -12,67 +11,22 @@ built here).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Any
 
-import cirq
 import numpy as np
 from numpy.typing import NDArray
 
-from qrtc.backends.readout import classical_solution, read_out
 from qrtc.backends.resources import GateCounts, count_gates
-from qrtc.backends.simulate import (
-    PostselectedState,
-    SimulationTooLarge,
-    check_fits,
-    lower_for_simulation,
-    simulate_postselected,
-)
-from qrtc.errors import CompileError
-from qrtc.ir.block_encoding import BlockEncoding
+from qrtc.backends.simulate import DEFAULT_TIME_LIMIT_S, PostselectedState
 from qrtc.ir.block_system import BlockSystem
 from qrtc.ir.qsvt import QsvtCircuit
 from qrtc.ir.readout import Readout
 from qrtc.ir.spec import Spec
-from qrtc.passes.encode_block_system import MAX_GENERIC_NNZ, encode_block_system
-from qrtc.passes.invert_block_encoding import (
-    effective_condition_number,
-    invert_block_encoding,
-    polynomial_error_for,
-)
-from qrtc.pipeline import Compilation, compile_spec
-from qrtc.qsp.polynomial import inverse_polynomial_degree
+from qrtc.pipeline import Compilation, EncodingChoice, Simulator, Stage, compile
 
-__all__ = ["RUN_STAGES", "RunReport", "check_simulation_time", "run_spec"]
-
-Encoding = Literal["auto", "structured", "generic"]
-RUN_STAGES = (
-    "problem",
-    "trajectory",
-    "maps",
-    "carleman",
-    "block_system",
-    "encode",
-    "invert",
-    "simulate",
-    "readout",
-)
-"""The stages ``run_spec`` reports progress and wall time for, in order."""
-
-# Share of ``precision`` (in the units of theta) the polynomial may spend.
-POLYNOMIAL_SHARE = 0.5
-# The time model of a simulation: a fixed cost per gate (lowering and qsimcirq's translation,
-# ~60 us) plus 2^n amplitude updates per gate at a rate far above one update per cycle,
-# because multi-controlled gates touch only their subspace and qsim fuses gates. Measured on 2
-# cores: 1.4e11 per second at 22 qubits (32k lowered gates in 0.96 s) and 3e11 at 25
-# (examples/robust_linreg.qrt, 2.56e6 gates in 436 s); 1.5e11 errs on the slow side.
-SECONDS_PER_GATE = 6e-5
-AMPLITUDE_UPDATES_PER_SECOND = 1.5e11
-DEFAULT_TIME_LIMIT_S = 600.0
-# Operations a projector phase adds per query after lowering (MCX, CNOT, Rz, CNOT, Rz, MCX).
-_PHASE_OPERATIONS = 6
+__all__ = ["RunReport", "run_spec"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
@@ -80,19 +34,43 @@ class RunReport:
     """Everything ``qrtc run`` computed, and the wall time of each stage (seconds)."""
 
     compilation: Compilation
-    qsvt: QsvtCircuit
-    simulation: PostselectedState
-    readout: Readout
     gates: GateCounts
     work_qubits: int
-    simulated_qubits: int
-    cross_check: float | None
-    stage_seconds: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, compilation: Compilation) -> RunReport:
+        """The report of a compilation, built (and simulated) up to the read-out."""
+        compilation.build("readout")
+        gates, work = count_gates(compilation.qsvt.circuit)
+        return cls(compilation=compilation, gates=gates, work_qubits=work)
 
     @property
     def system(self) -> BlockSystem:
-        assert self.compilation.block_system is not None
         return self.compilation.block_system
+
+    @property
+    def qsvt(self) -> QsvtCircuit:
+        return self.compilation.qsvt
+
+    @property
+    def simulation(self) -> PostselectedState:
+        return self.compilation.simulation
+
+    @property
+    def readout(self) -> Readout:
+        return self.compilation.readout
+
+    @property
+    def simulated_qubits(self) -> int:
+        return self.simulation.n_qubits
+
+    @property
+    def cross_check(self) -> float | None:
+        return self.compilation.cross_check
+
+    @property
+    def stage_seconds(self) -> dict[str, float]:
+        return dict(self.compilation.seconds)
 
     def to_json(self) -> dict[str, Any]:
         r = self.readout
@@ -221,182 +199,35 @@ class RunReport:
         return "\n".join(f"{k.ljust(width)}  {v}" for k, v in rows) + "\n"
 
 
-def _lowered_width(encoding: BlockEncoding, lowered: cirq.Circuit) -> int:
-    # Two QSVT ancillas (signal, branch) on top of what the lowered U touches.
-    return len(lowered.all_qubits() | set(encoding.qubit_order)) + 2
-
-
-def _choose_encoding(
-    system: BlockSystem, encoding: Encoding, what: str
-) -> tuple[BlockEncoding, cirq.Circuit]:
-    """The encoding to simulate and its lowered $U$ (what qsim runs, once per query)."""
-    if encoding != "auto":
-        chosen = encode_block_system(system, method=encoding)
-        check_fits(len(chosen.qubit_order) + 2, what=what)
-        return chosen, lower_for_simulation(chosen.circuit)
-    candidates = [encode_block_system(system, method="structured")]
-    if system.nnz <= MAX_GENERIC_NNZ:
-        candidates.append(encode_block_system(system, method="generic"))
-    # What limits a simulation is its width: take the narrower (structured on a tie). The
-    # gate-level width is a lower bound, so a candidate that fails it is never lowered (lowering
-    # a wide encoding alone can take minutes and gigabytes).
-    fitting = [c for c in candidates if _fits(len(c.qubit_order) + 2)]
-    if not fitting:
-        check_fits(min(len(c.qubit_order) for c in candidates) + 2, what=what)
-    lowered = [(c, lower_for_simulation(c.circuit)) for c in fitting]
-    return min(lowered, key=lambda pair: _lowered_width(*pair))
-
-
-def _fits(n_qubits: int) -> bool:
-    try:
-        check_fits(n_qubits)
-    except SimulationTooLarge:
-        return False
-    return True
-
-
-def check_simulation_time(
-    n_gates: int, n_qubits: int, *, limit_s: float, what: str = "the QSVT circuit"
-) -> float:
-    """The estimated seconds to simulate; raises :class:`SimulationTooLarge` above ``limit_s``."""
-    seconds = n_gates * (SECONDS_PER_GATE + float(2**n_qubits) / AMPLITUDE_UPDATES_PER_SECOND)
-    if seconds > limit_s:
-        raise SimulationTooLarge(
-            f"simulating {what} ({n_gates:,} gates on {n_qubits} qubits) would take about "
-            f"{_duration(seconds)} here, over the limit of {_duration(limit_s)}",
-            hint="raise the limit with --time-limit SECONDS, or estimate the resources "
-            "without simulating: `qrtc compile FILE --emit resources`",
-        )
-    return seconds
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f} min"
-    if seconds < 172800:
-        return f"{seconds / 3600:.0f} h"
-    return f"{seconds / 86400:.3g} days"
-
-
-def _initial_state(qsvt: QsvtCircuit, system: BlockSystem) -> NDArray[np.complex128]:
-    # Ancillas are the most significant qubits and start in |0>, so |b> sits at e(i).
-    state = np.zeros(1 << qsvt.n_qubits, dtype=np.complex128)
-    block = system.initial_block
-    state[qsvt.encoding.embedded_indices()[: len(block)]] = block / np.linalg.norm(block)
-    return state
-
-
 def run_spec(
     spec: Spec,
     *,
-    encoding: Encoding = "auto",
+    encoding: EncodingChoice = "auto",
     shots: int | None = None,
     seed: int | None = None,
-    simulator: Literal["qsim", "cirq"] = "qsim",
+    simulator: Simulator = "qsim",
     cross_check: bool = False,
     time_limit_s: float = DEFAULT_TIME_LIMIT_S,
-    progress: Callable[[str, int, int], None] | None = None,
+    progress: Callable[[Stage, int, int], None] | None = None,
 ) -> RunReport:
-    """Compile, invert, simulate and read out ``spec``.
+    """Compile, invert, simulate and read out ``spec`` (:func:`qrtc.compile` to ``readout``).
 
-    ``progress(stage, index, total)`` is called as each stage of :data:`RUN_STAGES` starts.
+    ``progress(stage, index, total)`` is called as each stage of
+    :data:`~qrtc.pipeline.STAGES` starts.
 
     Raises:
         QrtError: the spec is invalid, breaks an assumption, or its circuit is too wide or too
             deep to simulate here (the message says how large and points to the resource
             estimate).
     """
-    seconds: dict[str, float] = {}
-    total = len(RUN_STAGES)
-
-    def starting(stage: str) -> None:
-        if progress is not None:
-            progress(stage, RUN_STAGES.index(stage), total)
-
-    def finished(stage: str, elapsed: float) -> None:
-        seconds[stage] = elapsed
-        following = RUN_STAGES.index(stage) + 1
-        if following < total:
-            starting(RUN_STAGES[following])
-
-    starting("problem")
-    compilation = compile_spec(spec, on_stage=finished)
-    system = compilation.block_system
-    trajectory = compilation.trajectory
-    assert system is not None and trajectory is not None and compilation.problem is not None
-    if system.matrix is None:
-        raise CompileError(
-            f"L has dimension {system.dim:,}, too large to build explicitly, let alone simulate",
-            span=system.origin,
-            hint="estimate the resources instead: `qrtc compile FILE --emit resources`",
-        )
-
-    clock = time.perf_counter()
-    what = f"the QSVT circuit of {spec.file}"
-    chosen, lowered = _choose_encoding(system, encoding, what)
-    width = _lowered_width(chosen, lowered)
-    check_fits(width, what=what)
-    finished("encode", time.perf_counter() - clock)
-
-    clock = time.perf_counter()
-    solution = classical_solution(system)
-    precision = compilation.problem.options.precision
-    error = polynomial_error_for(
-        system, float(np.linalg.norm(solution)), POLYNOMIAL_SHARE * precision
-    )
-    # The degree first (milliseconds): refuse a hopeless simulation before building it.
-    kappa = effective_condition_number(system, chosen.alpha)
-    degree = inverse_polynomial_degree(kappa[0], error)
-    operations = len(list(lowered.all_operations())) + _PHASE_OPERATIONS
-    check_simulation_time(degree * operations, width, limit_s=time_limit_s, what=what)
-    qsvt = invert_block_encoding(system, chosen, polynomial_error=error, kappa=kappa)
-    gates, work = count_gates(qsvt.circuit)
-    finished("invert", time.perf_counter() - clock)
-
-    clock = time.perf_counter()
-    initial = _initial_state(qsvt, system)
-    state = simulate_postselected(
-        qsvt.circuit,
-        qsvt.qubit_order,
-        initial,
-        qsvt.postselect,
-        simulator=simulator,
+    compilation = compile(
+        spec,
+        on_stage=progress,
+        encoding=encoding,
         shots=shots,
         seed=seed,
+        simulator=simulator,
+        cross_check=cross_check,
+        time_limit_s=time_limit_s,
     )
-    difference = None
-    if cross_check:
-        other = simulate_postselected(
-            qsvt.circuit,
-            qsvt.qubit_order,
-            initial,
-            qsvt.postselect,
-            simulator="cirq" if simulator == "qsim" else "qsim",
-        )
-        difference = float(np.max(np.abs(other.amplitudes - state.amplitudes)))
-    finished("simulate", time.perf_counter() - clock)
-
-    clock = time.perf_counter()
-    readout = read_out(
-        system,
-        qsvt,
-        trajectory,
-        amplitudes=state.amplitudes,
-        sampled_success_probability=state.sampled_success,
-        shots=shots,
-        solution=solution,
-    )
-    seconds["readout"] = time.perf_counter() - clock
-    return RunReport(
-        compilation=compilation,
-        qsvt=qsvt,
-        simulation=state,
-        readout=readout,
-        gates=gates,
-        work_qubits=work,
-        simulated_qubits=state.n_qubits,
-        cross_check=difference,
-        stage_seconds=seconds,
-    )
+    return RunReport.of(compilation)

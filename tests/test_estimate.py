@@ -69,7 +69,7 @@ def test_the_estimate_equals_what_the_compiler_builds(name: str) -> None:
     solution = classical_solution(system)
     norm = float(np.linalg.norm(solution))
     assert estimate.solution_norm == pytest.approx(norm, rel=1e-8)
-    error = polynomial_error_for(system, norm, 0.5 * compilation.problem.options.precision)
+    error = polynomial_error_for(system, norm, compilation.problem.options.precision)
     kappa = effective_condition_number(system, encoding.alpha)
     assert estimate.kappa == pytest.approx(kappa[0], rel=1e-9)
     assert estimate.degree == inverse_polynomial_degree(kappa[0], error)

@@ -10,19 +10,84 @@ from hypothesis import event, given, settings
 from strategies import specs
 
 import qrtc
-from qrtc.pipeline import STAGES, compile_spec
+from qrtc.pipeline import CLASSICAL_STAGES, STAGE_NAMES, STAGES, Stage, compile_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((ROOT / "examples").glob("*.qrt"))
 
 
-@pytest.mark.parametrize("until", STAGES)
-def test_compile_stops_at_the_stage_asked_for(until: str) -> None:
-    result = compile_spec(
-        qrtc.parse_file(str(ROOT / "examples" / "robust_linreg.qrt")), until=until
-    )  # type: ignore[arg-type]
-    reached = [stage for stage in STAGES if getattr(result, stage) is not None]
-    assert reached == list(STAGES[: STAGES.index(until) + 1])  # type: ignore[arg-type]
+@pytest.mark.parametrize("until", CLASSICAL_STAGES)
+def test_compile_stops_at_the_stage_asked_for(until: Stage) -> None:
+    result = compile_spec(qrtc.parse_file(str(ROOT / "examples" / "robust_linreg.qrt")), until=until)
+    reached = [stage for stage in STAGE_NAMES if result.is_built(stage)]
+    assert reached == list(STAGE_NAMES[: STAGE_NAMES.index(until) + 1])
+    later = STAGE_NAMES[STAGE_NAMES.index(until) + 1 :]
+    for stage in later:
+        with pytest.raises(ValueError, match="past this compilation's last"):
+            result.stage(stage)
+
+
+def test_the_registry_is_the_one_list_of_stage_names() -> None:
+    assert tuple(entry.name for entry in STAGES) == STAGE_NAMES
+    assert STAGE_NAMES == (
+        "problem",
+        "trajectory",
+        "maps",
+        "carleman",
+        "block_system",
+        "block_encoding",
+        "qsvt",
+        "simulation",
+        "readout",
+    )
+    # The verification rungs and --emit read it.
+    from qrtc.cli import EMIT_CHOICES
+    from qrtc.verification.ladder import RUNGS
+
+    assert {rung.stage for rung in RUNGS} <= set(STAGE_NAMES)
+    assert {entry.cli_name for entry in STAGES} <= set(EMIT_CHOICES)
+
+
+def test_a_stage_is_built_on_first_use_once_with_the_ones_before_it() -> None:
+    calls: list[str] = []
+    compilation = qrtc.compile(
+        ROOT / "examples" / "robust_linreg.qrt", on_stage=lambda s, i, n: calls.append(s)
+    )
+    assert calls == []  # nothing is built before it is asked for
+    system = compilation.block_system
+    assert calls == list(CLASSICAL_STAGES)
+    assert compilation.block_system is system  # kept, not rebuilt
+    assert compilation.maps is compilation.maps
+    assert calls == list(CLASSICAL_STAGES)
+    assert set(compilation.seconds) == set(CLASSICAL_STAGES)
+
+
+def test_the_qsvt_circuit_is_reached_without_simulating() -> None:
+    compilation = qrtc.compile(ROOT / "examples" / "tiny_robust.qrt", until="qsvt")
+    qsvt = compilation.qsvt
+    assert qsvt.degree % 2 == 1 and qsvt.encoding is compilation.block_encoding
+    assert not compilation.is_built("simulation")
+    with pytest.raises(ValueError, match="past"):
+        _ = compilation.simulation
+
+
+def test_a_failed_stage_raises_the_same_error_again() -> None:
+    unstable = (ROOT / "examples" / "robust_linreg.qrt").read_text(encoding="utf-8")
+    spec = qrtc.parse(unstable.replace("lr = 0.2", "lr = 40"))
+    compilation = qrtc.compile(spec)
+    with pytest.raises(qrtc.QrtError) as first:
+        _ = compilation.block_system
+    with pytest.raises(qrtc.QrtError) as second:
+        _ = compilation.block_system
+    assert second.value is first.value
+    assert compilation.is_built("maps") and not compilation.is_built("block_system")
+
+
+def test_unknown_options_are_refused() -> None:
+    with pytest.raises(TypeError):
+        qrtc.compile(ROOT / "examples" / "tiny_robust.qrt", encodnig="generic")
+    with pytest.raises(ValueError, match="encoding must be one of"):
+        qrtc.compile(ROOT / "examples" / "tiny_robust.qrt", encoding="dense")
 
 
 @pytest.mark.parametrize(
@@ -49,6 +114,8 @@ def test_terminal_block_reproduces_the_reference_trainer(spec: Path) -> None:
 def test_unknown_stage_is_a_usage_error() -> None:
     with pytest.raises(ValueError, match="unknown stage"):
         compile_spec(qrtc.parse(""), until="circuit")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="unknown stage"):
+        qrtc.compile(ROOT / "examples" / "tiny_robust.qrt").stage("circuit")  # type: ignore[arg-type]
 
 
 @settings(max_examples=40, deadline=None)

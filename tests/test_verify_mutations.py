@@ -175,7 +175,7 @@ def test_block_encoding_catches_a_stray_phase_on_the_system(
     """A Z on the most significant system qubit: U's tables are right, its action is not."""
     wrap(
         monkeypatch,
-        f"{SUBJECT}.encode_block_system",
+        "qrtc.passes.encode_block_system.encode_block_system",
         _with(lambda encoding: [cirq.Z(encoding.system[0].qubits[0])]),
     )
     report = run("oracles", "block-encoding")
@@ -189,7 +189,7 @@ def test_resources_catch_a_changed_gate_count(monkeypatch: pytest.MonkeyPatch) -
     """Two more X gates on one system qubit: the same U, two more gates than the formula."""
     wrap(
         monkeypatch,
-        f"{SUBJECT}.encode_block_system",
+        "qrtc.passes.encode_block_system.encode_block_system",
         _with(lambda encoding: [cirq.X(encoding.system[0].qubits[0])] * 2),
     )
     report = run("block-encoding", "resources")

@@ -1,7 +1,8 @@
 r"""Plots of the Carleman truncation against the reference trajectory (``qrtc plot``).
 
 For each truncation order $N = 1..N_{\max}$ the maps are re-embedded with
-``carleman_order = N`` (:func:`qrtc.passes.carleman_embed.carleman_embed`) and the truncated
+``carleman_order = N`` (by the driver, :meth:`qrtc.pipeline.Compilation.carleman_by_order`) and
+the truncated
 recurrence $\hat Y_s = C_s\hat Y_{s-1}$, $\hat Y_0 = \mathrm{lift}(z_0 - z^\star)$, is run
 sub-step by sub-step; $\hat\theta_s(N)$ is read back from level 1 (paper.md §3.2, §4.1). Two
 figures are written:
@@ -20,7 +21,6 @@ fixed size and dpi, without the version stamp, so equal inputs give equal files.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -30,12 +30,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import NDArray
 
-from qrtc.errors import BackendError, CompileError
+from qrtc.errors import BackendError
 from qrtc.ir.carleman import CarlemanMaps, lifted_size
-from qrtc.ir.polynomial_maps import PolynomialMaps
-from qrtc.ir.problem import CompileOptions, Problem
+from qrtc.ir.problem import Problem
 from qrtc.ir.trajectory import Trajectory
-from qrtc.passes.carleman_embed import carleman_embed
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -111,91 +109,57 @@ def _run(carleman: CarlemanMaps) -> CarlemanRun:
     return CarlemanRun(carleman=carleman, theta=theta)
 
 
-def carleman_runs(
-    maps: PolynomialMaps, options: CompileOptions, orders: Iterable[int]
-) -> tuple[CarlemanRun, ...]:
-    r"""Embed ``maps`` at each order in ``orders`` (increasing) and run the recurrence.
-
-    Stops at the first order that :func:`carleman_embed` refuses as not buildable
-    (:class:`CompileError`), so the result may be shorter than ``orders``; ``options.scale``
-    is kept (rescaling does not change $\hat\theta$, paper.md §3.2).
-    """
-    runs: list[CarlemanRun] = []
-    for order in orders:
-        try:
-            carleman = carleman_embed(
-                maps, options=dataclasses.replace(options, carleman_order=order)
-            )
-        except CompileError:
-            break
-        runs.append(_run(carleman))
-    return tuple(runs)
+def carleman_runs(embedded: Iterable[CarlemanMaps]) -> tuple[CarlemanRun, ...]:
+    r"""Run the truncated recurrence of each embedding (one per order $N$, increasing:
+    :meth:`qrtc.pipeline.Compilation.carleman_by_order`)."""
+    return tuple(_run(carleman) for carleman in embedded)
 
 
 def carleman_terminal_errors(
-    problem: Problem,
-    trajectory: Trajectory,
-    maps: PolynomialMaps,
-    options: CompileOptions,
-    orders: Iterable[int],
+    trajectory: Trajectory, embedded: Iterable[CarlemanMaps]
 ) -> dict[int, float]:
     r"""$N \mapsto \|\hat\theta_T(N) - \theta_T\|_2$, the numbers ``truncation_error.png`` plots.
 
     Args:
-        problem: the checked spec ($\theta$ has ``problem.n_params`` coordinates).
         trajectory: the reference PGD trajectory, $\theta_T$ = ``trajectory.final_theta``.
-        maps: the polynomial sub-maps to embed.
-        options: compile options; ``carleman_order`` is overridden by each order.
-        orders: the orders $N$ to try, increasing; unbuildable ones end the list.
+        embedded: the maps embedded at each order $N$, increasing.
     """
-    assert maps.n_params == problem.n_params == trajectory.theta.shape[1]
-    return {
-        run.order: run.terminal_error(trajectory) for run in carleman_runs(maps, options, orders)
-    }
+    runs = carleman_runs(embedded)
+    assert all(run.theta.shape[1] == trajectory.theta.shape[1] for run in runs)
+    return {run.order: run.terminal_error(trajectory) for run in runs}
 
 
 def write_plots(
     problem: Problem,
     trajectory: Trajectory,
-    maps: PolynomialMaps,
+    embedded: Sequence[CarlemanMaps],
     out_dir: Path,
-    *,
-    options: CompileOptions | None = None,
-    max_order: int | None = None,
 ) -> list[Path]:
     r"""Write ``trajectories.png`` and ``truncation_error.png`` into ``out_dir``.
 
     Args:
         problem: the checked spec (parameter names label the $\theta$ coordinates).
         trajectory: the reference PGD trajectory.
-        maps: the polynomial sub-maps (stage ``maps`` of the pipeline).
+        embedded: the maps embedded at $N = 1..N_{\max}$ (at least one; the driver's
+            :meth:`~qrtc.pipeline.Compilation.carleman_by_order`, with $N_{\max}$ from
+            :func:`default_max_order` by default).
         out_dir: created if missing.
-        options: compile options (default ``problem.options``); ``scale`` is kept and
-            ``carleman_order`` set to each $N$.
-        max_order: $N_{\max}$; default :func:`default_max_order` of $d_z$.
 
     Returns:
         The written paths, in the order above.
 
     Raises:
-        BackendError: matplotlib is not installed, ``max_order < 1``, or ``out_dir`` cannot be
-            written.
-        CompileError: not even $N = 1$ can be embedded (from :func:`carleman_embed`).
+        BackendError: matplotlib is not installed, no embedding was given, or ``out_dir``
+            cannot be written.
     """
     try:
         import matplotlib.figure
     except ImportError:
         raise BackendError("plotting needs matplotlib: pip install 'qrtc[plot]'") from None
-    options = problem.options if options is None else options
-    if max_order is None:
-        max_order = default_max_order(maps.state_size)
-    if max_order < 1:
-        raise BackendError(f"max_order must be a positive integer, not {max_order!r}")
-    runs = carleman_runs(maps, options, range(1, max_order + 1))
-    if not runs:
-        # Not even N = 1 embeds: raise the pass's own CompileError (span and hint included).
-        carleman_embed(maps, options=dataclasses.replace(options, carleman_order=1))
-        raise AssertionError("carleman_embed refused N = 1 and then accepted it")
+    if not embedded:
+        raise BackendError("nothing to plot: no Carleman order was embedded")
+    runs = carleman_runs(embedded)
+    options = problem.options
     labels = _coordinate_labels(problem)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)

@@ -19,7 +19,7 @@ share of ``precision``.
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import numpy as np
 import scipy.linalg
@@ -34,10 +34,12 @@ from qrtc.ir.block_system import BlockSystem
 from qrtc.ir.qsvt import QsvtCircuit
 from qrtc.passes.propagator import live_coordinates
 from qrtc.qsp.phases import symmetric_phases
-from qrtc.qsp.polynomial import cks_degree, inverse_polynomial
+from qrtc.qsp.polynomial import cks_degree, inverse_polynomial, inverse_polynomial_degree
 
 __all__ = [
     "MAX_DEGREE",
+    "POLYNOMIAL_SHARE",
+    "EffectiveConditionNumber",
     "MAX_EXACT_KAPPA_DIM",
     "MAX_LANCZOS_KAPPA_DIM",
     "effective_condition_number",
@@ -58,6 +60,17 @@ MAX_DEGREE = 200_001
 # |P| <= 0.9: the success probability grows as max|P|^2, and the phase solver (NLFT) is as
 # accurate at 0.9 as at 0.5 (it was checked up to 0.9999).
 POLYNOMIAL_MAX_ABS = 0.9
+# The error split: the share of ``precision`` (in the units of theta) the polynomial may spend;
+# the rest is the Carleman truncation's. The only place this decision is made.
+POLYNOMIAL_SHARE = 0.5
+
+
+class EffectiveConditionNumber(NamedTuple):
+    r"""$\kappa_{\rm eff} = \alpha\|\tilde{\mathbf L}^{-1}\|$ and how it was found."""
+
+    value: float
+    exact: bool
+    r"""From $\sigma_{\min}(\mathbf L)$ (dense SVD or Lanczos), not the window-norm bound."""
 
 
 def exact_kappa_method(live_dim: int) -> Literal["dense SVD", "Lanczos"] | None:
@@ -70,7 +83,7 @@ def exact_kappa_method(live_dim: int) -> Literal["dense SVD", "Lanczos"] | None:
     return None
 
 
-def effective_condition_number(system: BlockSystem, alpha: float) -> tuple[float, bool]:
+def effective_condition_number(system: BlockSystem, alpha: float) -> EffectiveConditionNumber:
     r"""$(\alpha\|\tilde{\mathbf L}^{-1}\|, \text{exact})$.
 
     Exact (from the singular values of $\mathbf L$'s live part,
@@ -84,8 +97,8 @@ def effective_condition_number(system: BlockSystem, alpha: float) -> tuple[float
     if method is not None:
         smallest = _smallest_singular_value(system, live, method)
     if smallest is None:
-        return alpha * max(1.0, system.inverse_norm_bound), False
-    return alpha * max(1.0, 1.0 / smallest), True
+        return EffectiveConditionNumber(alpha * max(1.0, system.inverse_norm_bound), False)
+    return EffectiveConditionNumber(alpha * max(1.0, 1.0 / smallest), True)
 
 
 def _smallest_singular_value(
@@ -138,9 +151,12 @@ def inverse_norm_lanczos(matrix: scipy.sparse.csr_array) -> float | None:
     return value + residual
 
 
-def polynomial_error_for(system: BlockSystem, solution_norm: float, budget: float) -> float:
-    r"""$\varepsilon_P$ with $\gamma\varepsilon_P\|\mathbf x\|/\sqrt{p+1} \le$ ``budget``."""
-    return polynomial_error(system.carleman.scale, system.padding, solution_norm, budget)
+def polynomial_error_for(system: BlockSystem, solution_norm: float, precision: float) -> float:
+    r"""$\varepsilon_P$ with $\gamma\varepsilon_P\|\mathbf x\|/\sqrt{p+1} \le$
+    ``POLYNOMIAL_SHARE * precision``."""
+    return polynomial_error(
+        system.carleman.scale, system.padding, solution_norm, POLYNOMIAL_SHARE * precision
+    )
 
 
 def polynomial_error(scale: float, padding: int, solution_norm: float, budget: float) -> float:
@@ -153,7 +169,7 @@ def invert_block_encoding(
     encoding: BlockEncoding,
     *,
     polynomial_error: float,
-    kappa: tuple[float, bool] | None = None,
+    kappa: EffectiveConditionNumber | None = None,
 ) -> QsvtCircuit:
     """The QSVT circuit whose post-selected block is $\\pm s\\alpha\\tilde{\\mathbf L}^{-1}$.
 
@@ -163,16 +179,19 @@ def invert_block_encoding(
         CompileError: the polynomial would exceed ``MAX_DEGREE``.
     """
     kappa_eff, exact = kappa or effective_condition_number(system, encoding.alpha)
-    polynomial = inverse_polynomial(kappa_eff, polynomial_error, max_abs=POLYNOMIAL_MAX_ABS)
-    if polynomial.degree > MAX_DEGREE:
+    # The degree first (milliseconds): never build a polynomial above the limit.
+    degree = inverse_polynomial_degree(kappa_eff, polynomial_error)
+    if degree > MAX_DEGREE:
         raise CompileError(
-            f"the inverse polynomial needs degree {polynomial.degree:,} "
+            f"the inverse polynomial needs degree {degree:,} "
             f"(kappa_eff = {kappa_eff:.4g}, relative error {polynomial_error:.3g}); "
             f"the limit is {MAX_DEGREE:,}",
             span=system.origin,
             hint="loosen `precision`, shorten the horizon, or estimate resources with "
             "`qrtc compile FILE --emit resources` instead",
         )
+    polynomial = inverse_polynomial(kappa_eff, polynomial_error, max_abs=POLYNOMIAL_MAX_ABS)
+    assert polynomial.degree == degree, (polynomial.degree, degree)
     try:
         factors = symmetric_phases(polynomial.coefficients)
     except ValueError as error:

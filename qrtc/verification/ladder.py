@@ -33,6 +33,7 @@ from dataclasses import dataclass, replace
 
 from qrtc.frontend.parse import parse_file
 from qrtc.ir.spec import Spec
+from qrtc.pipeline import STAGE_NAMES, Stage
 from qrtc.verification import dynamics, encoding, inversion, linear_system, output
 from qrtc.verification.report import Finding, Rung, VerificationReport
 from qrtc.verification.subject import EncodingChoice, Subject, Unavailable
@@ -46,12 +47,14 @@ DEFAULT_MAX_QUBITS = 20
 
 @dataclass(frozen=True, slots=True)
 class RungDefinition:
-    """A rung: its name, what it compares with what, and the check."""
+    """A rung: its name, what it compares with what, the check and the stage it checks."""
 
     name: str
     compared: str
     against: str
     check: Callable[[Subject, int, int], Finding]
+    stage: Stage
+    """The stage of the driver's registry (:data:`qrtc.pipeline.STAGES`) the rung checks."""
 
 
 RUNGS: tuple[RungDefinition, ...] = (
@@ -60,43 +63,79 @@ RUNGS: tuple[RungDefinition, ...] = (
         "paper.md §2 assumptions",
         "their bounds (qrtc report)",
         dynamics.assumptions,
+        "block_system",
     ),
-    RungDefinition("maps", "maps A, L at z", "one exact reference PGD sub-step", dynamics.maps),
-    RungDefinition("carleman", "C lift(u)", "degree <= N part of lift(F(u))", dynamics.carleman),
+    RungDefinition(
+        "maps", "maps A, L at z", "one exact reference PGD sub-step", dynamics.maps, "maps"
+    ),
+    RungDefinition(
+        "carleman", "C lift(u)", "degree <= N part of lift(F(u))", dynamics.carleman, "carleman"
+    ),
     RungDefinition(
         "block-system",
         "spsolve(L, b)",
         "forward recurrence over blocks",
         linear_system.block_system,
+        "block_system",
     ),
     RungDefinition(
-        "trajectory", "theta_T from L^-1 b", "reference trainer theta_T", linear_system.trajectory
-    ),
-    RungDefinition("oracles", "L rebuilt from O_c, O_r, O_A", "L", encoding.oracles),
-    RungDefinition(
-        "block-encoding", "alpha <0|U|0> e(j)", "column j of L~", encoding.block_encoding
-    ),
-    RungDefinition("polynomial", "x P(x) / s", "1 on [1/kappa_eff, 1]", inversion.polynomial),
-    RungDefinition(
-        "phases", "Im<0|U_Phi(x)|0> (2x2 products)", "P(x) (Chebyshev sum)", inversion.phases
+        "trajectory",
+        "theta_T from L^-1 b",
+        "reference trainer theta_T",
+        linear_system.trajectory,
+        "block_system",
     ),
     RungDefinition(
-        "qsvt", "post-selected qsim state", "sign V P(Sigma) W^T b (numpy SVD)", inversion.qsvt
+        "oracles", "L rebuilt from O_c, O_r, O_A", "L", encoding.oracles, "block_encoding"
     ),
-    RungDefinition("qsim", "qsim amplitudes", "cirq.Simulator (complex128)", inversion.qsim),
+    RungDefinition(
+        "block-encoding",
+        "alpha <0|U|0> e(j)",
+        "column j of L~",
+        encoding.block_encoding,
+        "block_encoding",
+    ),
+    RungDefinition(
+        "polynomial", "x P(x) / s", "1 on [1/kappa_eff, 1]", inversion.polynomial, "qsvt"
+    ),
+    RungDefinition(
+        "phases",
+        "Im<0|U_Phi(x)|0> (2x2 products)",
+        "P(x) (Chebyshev sum)",
+        inversion.phases,
+        "qsvt",
+    ),
+    RungDefinition(
+        "qsvt",
+        "post-selected qsim state",
+        "sign V P(Sigma) W^T b (numpy SVD)",
+        inversion.qsvt,
+        "simulation",
+    ),
+    RungDefinition(
+        "qsim", "qsim amplitudes", "cirq.Simulator (complex128)", inversion.qsim, "simulation"
+    ),
     RungDefinition(
         "shots",
         "success probability from N shots",
         "exact post-selection probability",
         inversion.shots,
+        "readout",
     ),
-    RungDefinition("qasm", "OpenQASM 2.0 re-read by Qiskit", "cirq primitive circuit", output.qasm),
     RungDefinition(
-        "resources", "gates, qubits, queries counted", "analytic formulas", output.resources
+        "qasm",
+        "OpenQASM 2.0 re-read by Qiskit",
+        "cirq primitive circuit",
+        output.qasm,
+        "block_encoding",
+    ),
+    RungDefinition(
+        "resources", "gates, qubits, queries counted", "analytic formulas", output.resources, "qsvt"
     ),
 )
 RUNG_NAMES: tuple[str, ...] = tuple(r.name for r in RUNGS)
 """Every rung, in ladder order."""
+assert all(rung.stage in STAGE_NAMES for rung in RUNGS), "a rung names no stage of the registry"
 
 
 def verify(

@@ -20,7 +20,6 @@ import numpy as np
 import scipy.sparse
 from numpy.typing import NDArray
 
-from qrtc.backends.readout import classical_solution
 from qrtc.backends.simulate import (
     PostselectedState,
     SimulationTooLarge,
@@ -37,25 +36,13 @@ from qrtc.ir.problem import Problem
 from qrtc.ir.qsvt import QsvtCircuit
 from qrtc.ir.spec import Spec
 from qrtc.ir.trajectory import Trajectory
-from qrtc.passes.encode_block_system import MAX_GENERIC_NNZ, encode_block_system
-from qrtc.passes.invert_block_encoding import (
-    MAX_DEGREE,
-    effective_condition_number,
-    invert_block_encoding,
-    polynomial_error_for,
-)
-from qrtc.pipeline import Compilation, compile_spec
-from qrtc.qsp.polynomial import inverse_polynomial_degree
-from qrtc.run import POLYNOMIAL_SHARE, check_simulation_time
+from qrtc.passes.encode_block_system import MAX_GENERIC_NNZ
+from qrtc.pipeline import Compilation, EncodingChoice, compile
 
 __all__ = ["EncodingChoice", "Subject", "Unavailable"]
 
-EncodingChoice = Literal["auto", "structured", "generic"]
 Simulator = Literal["qsim", "cirq"]
 R = TypeVar("R")
-
-# Operations a projector phase adds per query after lowering (as qrtc.run counts them).
-_PHASE_OPERATIONS = 6
 
 
 class Unavailable(Exception):
@@ -64,14 +51,16 @@ class Unavailable(Exception):
 
 @dataclass(eq=False)
 class Subject:
-    """The compiled stages of ``spec``, each built on first use and then kept.
+    """The compiled stages of ``spec`` (:func:`qrtc.compile`, as ``qrtc run`` builds them),
+    each built on first use and then kept, with the reason a rung must skip when one cannot
+    be built here.
 
     Attributes:
         spec: the spec.
-        encoding_choice: ``"auto"`` (the narrower circuit, structured on a tie, like
-            ``qrtc run``), ``"structured"`` or ``"generic"``.
+        encoding_choice: ``"auto"`` (:func:`qrtc.pipeline.choose_encoding`, as ``qrtc run``),
+            ``"structured"`` or ``"generic"``.
         max_qubits: the widest state vector a rung may simulate.
-        time_limit_s: the longest single simulation a rung may start (qrtc.run's time model).
+        time_limit_s: the longest single simulation a rung may start (the driver's time model).
         budget_s: the time a rung may spend measuring drawn inputs (its first input is always
             measured).
     """
@@ -103,14 +92,22 @@ class Subject:
 
     @property
     def compilation(self) -> Compilation:
-        """Every stage up to the block system, or as far as the compiler got before refusing."""
+        """The driver's compilation; the classical stages are built on first access, as far as
+        the compiler gets before refusing (the refusal is kept, see :attr:`refusal`)."""
 
         def build() -> Compilation:
+            compilation = compile(
+                self.spec,
+                until="qsvt",
+                verify=False,
+                encoding=self.encoding_choice,
+                time_limit_s=self.time_limit_s,
+            )
             try:
-                return compile_spec(self.spec, verify=False)
+                compilation.build("block_system")
             except AssumptionError as error:
                 self._refusal = error
-                return compile_spec(self.spec, until="trajectory", verify=False)
+            return compilation
 
         return self._once("compilation", build)
 
@@ -122,35 +119,31 @@ class Subject:
 
     @property
     def problem(self) -> Problem:
-        assert self.compilation.problem is not None
         return self.compilation.problem
 
     @property
     def trajectory(self) -> Trajectory:
-        assert self.compilation.trajectory is not None
         return self.compilation.trajectory
 
-    def _refused(self) -> Unavailable:
-        assert self.refusal is not None
-        return Unavailable("the compiler refused the spec for an assumption (see assumptions)")
+    def _classical(self, build: Callable[[Compilation], R]) -> R:
+        try:
+            return build(self.compilation)
+        except AssumptionError:
+            raise Unavailable(
+                "the compiler refused the spec for an assumption (see assumptions)"
+            ) from None
 
     @property
     def maps(self) -> PolynomialMaps:
-        if self.compilation.maps is None:
-            raise self._refused()
-        return self.compilation.maps
+        return self._classical(lambda c: c.maps)
 
     @property
     def carleman(self) -> CarlemanMaps:
-        if self.compilation.carleman is None:
-            raise self._refused()
-        return self.compilation.carleman
+        return self._classical(lambda c: c.carleman)
 
     @property
     def system(self) -> BlockSystem:
-        if self.compilation.block_system is None:
-            raise self._refused()
-        return self.compilation.block_system
+        return self._classical(lambda c: c.block_system)
 
     @property
     def matrix(self) -> scipy.sparse.csr_array:
@@ -164,7 +157,7 @@ class Subject:
 
     @property
     def encoding(self) -> BlockEncoding:
-        """The block encoding the circuit rungs check (see ``encoding_choice``)."""
+        """The block encoding the circuit rungs check: the driver's (see ``encoding_choice``)."""
 
         def build() -> BlockEncoding:
             system = self.system
@@ -174,12 +167,10 @@ class Subject:
                     f"the generic encoding tabulates every non-zero of L, and L has "
                     f"{system.nnz:,} (limit {MAX_GENERIC_NNZ:,})"
                 )
-            if self.encoding_choice != "auto":
-                return encode_block_system(system, method=self.encoding_choice)
-            candidates = [encode_block_system(system, method="structured")]
-            if generic_fits:
-                candidates.append(encode_block_system(system, method="generic"))
-            return min(candidates, key=lambda e: len(e.qubit_order))
+            try:
+                return self.compilation.block_encoding
+            except QrtError as failure:
+                raise Unavailable(failure.message) from None
 
         return self._once("encoding", build)
 
@@ -191,28 +182,18 @@ class Subject:
 
     @property
     def solution(self) -> NDArray[np.float64]:
-        r"""$\mathbf L^{-1}\mathbf b$ (sparse LU), as ``qrtc run`` computes it."""
+        r"""$\mathbf L^{-1}\mathbf b$ (sparse LU), the driver's."""
         _ = self.matrix
-        return self._once("solution", lambda: classical_solution(self.system))
+        return self._once("solution", lambda: self.compilation.solution)
 
     @property
     def qsvt(self) -> QsvtCircuit:
-        """The QSVT inversion circuit, at the polynomial error ``qrtc run`` would use."""
+        """The QSVT inversion circuit, the driver's (the polynomial error ``qrtc run`` uses)."""
 
         def build() -> QsvtCircuit:
-            system, encoding = self.system, self.encoding
-            precision = self.problem.options.precision
-            norm = float(np.linalg.norm(self.solution))
-            error = polynomial_error_for(system, norm, POLYNOMIAL_SHARE * precision)
-            kappa = effective_condition_number(system, encoding.alpha)
-            degree = inverse_polynomial_degree(kappa[0], error)
-            if degree > MAX_DEGREE:
-                raise Unavailable(
-                    f"the inverse polynomial needs degree {degree:,} > {MAX_DEGREE:,} "
-                    f"(kappa_eff = {kappa[0]:.4g})"
-                )
+            _ = self.encoding, self.solution
             try:
-                return invert_block_encoding(system, encoding, polynomial_error=error, kappa=kappa)
+                return self.compilation.qsvt
             except QrtError as failure:
                 raise Unavailable(failure.message) from None
 
@@ -226,14 +207,14 @@ class Subject:
             qsvt = self.qsvt
             if qsvt.n_qubits > self.max_qubits:
                 raise Unavailable(f"{qsvt.n_qubits} qubits > limit {self.max_qubits}")
-            lowered_u = lower_for_simulation(qsvt.encoding.circuit)
-            width = len(lowered_u.all_qubits() | set(qsvt.encoding.qubit_order)) + 2
+            try:
+                width = self.compilation.simulation_plan.width
+            except SimulationTooLarge as refusal:
+                raise Unavailable(refusal.message) from None
             if width > self.max_qubits:
                 raise Unavailable(f"{width} qubits > limit {self.max_qubits}")
-            operations = len(list(lowered_u.all_operations())) + _PHASE_OPERATIONS
             try:
-                check_fits(width, dtype=np.complex128)
-                check_simulation_time(qsvt.degree * operations, width, limit_s=self.time_limit_s)
+                check_fits(width, dtype=np.complex128)  # cirq.Simulator's double precision
             except SimulationTooLarge as refusal:
                 raise Unavailable(refusal.message) from None
             return lower_for_simulation(qsvt.circuit)

@@ -6,7 +6,6 @@ The terminal errors are compared with the block system solved by ``spsolve`` (pa
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import sys
 from pathlib import Path
@@ -22,9 +21,7 @@ from qrtc.backends.plots import (
     default_max_order,
     write_plots,
 )
-from qrtc.ir.polynomial_maps import PolynomialMaps
-from qrtc.passes.assemble_block_system import assemble_block_system
-from qrtc.passes.carleman_embed import carleman_embed
+from qrtc.ir.carleman import CarlemanMaps
 from qrtc.pipeline import Compilation, compile_spec
 
 matplotlib_image = pytest.importorskip("matplotlib.image")
@@ -39,22 +36,26 @@ def _compiled(name: str) -> Compilation:
     return compile_spec(qrtc.parse_file(str(EXAMPLES / f"{name}.qrt")), until="maps", verify=True)
 
 
-def _parts(name: str) -> tuple[qrtc.Problem, qrtc.Trajectory, PolynomialMaps]:
+def _parts(name: str) -> tuple[qrtc.Problem, qrtc.Trajectory, tuple[CarlemanMaps, ...]]:
     compiled = _compiled(name)
-    assert compiled.problem and compiled.trajectory and compiled.maps
-    return compiled.problem, compiled.trajectory, compiled.maps
+    return compiled.problem, compiled.trajectory, _embedded(name, 1, 4)
+
+
+@functools.cache
+def _embedded(name: str, first: int, last: int) -> tuple[CarlemanMaps, ...]:
+    return _compiled(name).carleman_by_order(range(first, last + 1))
 
 
 @functools.cache
 def _errors(name: str) -> dict[int, float]:
-    problem, trajectory, maps = _parts(name)
-    return carleman_terminal_errors(problem, trajectory, maps, problem.options, range(1, 5))
+    _, trajectory, embedded = _parts(name)
+    return carleman_terminal_errors(trajectory, embedded)
 
 
 @pytest.mark.parametrize("name", PLOTTED)
 def test_write_plots_writes_two_valid_non_blank_pngs(name: str, tmp_path: Path) -> None:
-    problem, trajectory, maps = _parts(name)
-    paths = write_plots(problem, trajectory, maps, tmp_path / "out")
+    problem, trajectory, embedded = _parts(name)
+    paths = write_plots(problem, trajectory, embedded, tmp_path / "out")
     assert [path.name for path in paths] == ["trajectories.png", "truncation_error.png"]
     for path, (height, width) in zip(paths, [(480, 1200), (480, 640)], strict=True):
         assert path.read_bytes()[:8] == PNG_SIGNATURE
@@ -68,9 +69,10 @@ def test_write_plots_writes_two_valid_non_blank_pngs(name: str, tmp_path: Path) 
 
 
 def test_plots_are_deterministic(tmp_path: Path) -> None:
-    problem, trajectory, maps = _parts("l2_inactive")
+    problem, trajectory, _ = _parts("l2_inactive")
+    embedded = _embedded("l2_inactive", 1, 2)
     first, second = (
-        write_plots(problem, trajectory, maps, tmp_path / run, max_order=2) for run in ("a", "b")
+        write_plots(problem, trajectory, embedded, tmp_path / run) for run in ("a", "b")
     )
     for one, other in zip(first, second, strict=True):
         assert one.read_bytes() == other.read_bytes()
@@ -79,9 +81,9 @@ def test_plots_are_deterministic(tmp_path: Path) -> None:
 @pytest.mark.parametrize("name", PLOTTED)
 @pytest.mark.parametrize("order", [1, 2])
 def test_terminal_error_matches_the_solved_block_system(name: str, order: int) -> None:
-    problem, trajectory, maps = _parts(name)
-    options = dataclasses.replace(problem.options, carleman_order=order)
-    system = assemble_block_system(carleman_embed(maps, options=options), options=options)
+    _, trajectory, _ = _parts(name)
+    # The block system at this order, by the driver: its own route from the maps.
+    system = _compiled(name).derive(carleman_order=order).block_system
     solution = scipy.sparse.linalg.spsolve(system.to_scipy().tocsc(), system.rhs())
     expected = float(np.linalg.norm(system.read_theta(solution) - trajectory.final_theta))
     # Same theta_T(N) in float64 by two routes (sparse LU vs the recurrence); |theta| ~ 0.1,
@@ -97,17 +99,21 @@ def test_terminal_error_falls_with_order_and_stays_below_the_bound(name: str) ->
     # but every two orders it falls, by more than 10x from {1, 2} to {3, 4}.
     for order in (1, 2):
         assert errors[order + 2] < errors[order] / 10
-    problem, _, maps = _parts(name)
-    for run in carleman_runs(maps, problem.options, range(1, 5)):
+    _, _, embedded = _parts(name)
+    for run in carleman_runs(embedded):
         bound = run.carleman.truncation_error_bound
         assert bound is not None and errors[run.order] <= bound  # paper.md §8 item 4
 
 
 def test_runs_stop_at_the_first_order_the_pass_refuses() -> None:
-    problem, _, maps = _parts("l2_inactive")
     # N = 5 needs ~4e7 Kronecker entries per map, above carleman_embed's limit.
-    runs = carleman_runs(maps, problem.options, range(4, 8))
-    assert [run.order for run in runs] == [4]
+    embedded = _embedded("l2_inactive", 4, 7)
+    assert [carleman.order for carleman in embedded] == [4]
+
+
+def test_an_order_refused_first_is_raised() -> None:
+    with pytest.raises(qrtc.CompileError):
+        _compiled("l2_inactive").carleman_by_order(range(5, 7))
 
 
 def test_default_max_order_keeps_the_lifted_size_small() -> None:
@@ -120,13 +126,13 @@ def test_default_max_order_keeps_the_lifted_size_small() -> None:
 def test_missing_matplotlib_is_a_backend_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    problem, trajectory, maps = _parts("l2_inactive")
+    problem, trajectory, embedded = _parts("l2_inactive")
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
     with pytest.raises(qrtc.BackendError, match=r"pip install 'qrtc\[plot\]'"):
-        write_plots(problem, trajectory, maps, tmp_path)
+        write_plots(problem, trajectory, embedded, tmp_path)
 
 
-def test_non_positive_max_order_is_a_backend_error(tmp_path: Path) -> None:
-    problem, trajectory, maps = _parts("l2_inactive")
-    with pytest.raises(qrtc.BackendError, match="max_order must be a positive integer, not 0"):
-        write_plots(problem, trajectory, maps, tmp_path, max_order=0)
+def test_nothing_to_plot_is_a_backend_error(tmp_path: Path) -> None:
+    problem, trajectory, _ = _parts("l2_inactive")
+    with pytest.raises(qrtc.BackendError, match="no Carleman order was embedded"):
+        write_plots(problem, trajectory, (), tmp_path)
