@@ -22,10 +22,10 @@ from qrtc.errors import (
 )
 from qrtc.frontend.check import check
 from qrtc.frontend.parse import parse, parse_file
-from qrtc.pipeline import compile
 from qrtc.ir.problem import AttackConfig, CompileOptions, Problem, TrainConfig
 from qrtc.ir.spec import Spec
 from qrtc.ir.trajectory import Trajectory
+from qrtc.pipeline import compile
 
 if TYPE_CHECKING:
     from qrtc.verification import Rung, VerificationReport, verify

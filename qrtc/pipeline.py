@@ -35,26 +35,23 @@ import numpy as np
 from numpy.typing import NDArray
 
 from qrtc.errors import CompileError, QrtError
-from qrtc.frontend.check import check
 from qrtc.frontend.parse import parse_file
-from qrtc.ir.block_system import BlockSystem
-from qrtc.ir.carleman import CarlemanMaps
-from qrtc.ir.polynomial_maps import PolynomialMaps
-from qrtc.ir.problem import CompileOptions, Problem
 from qrtc.ir.spec import Spec
-from qrtc.ir.trajectory import Trajectory
-from qrtc.passes.assemble_block_system import assemble_block_system
-from qrtc.passes.carleman_embed import carleman_embed
-from qrtc.passes.derive_polynomial_maps import derive_polynomial_maps
-from qrtc.reference import train
 
+# Passes and backends are imported by the stages that call them, so that importing the driver
+# (every command does, for the stage names) loads neither scipy's solvers nor cirq.
 if TYPE_CHECKING:
     import cirq
 
     from qrtc.backends.simulate import PostselectedState
     from qrtc.ir.block_encoding import BlockEncoding
+    from qrtc.ir.block_system import BlockSystem
+    from qrtc.ir.carleman import CarlemanMaps
+    from qrtc.ir.polynomial_maps import PolynomialMaps
+    from qrtc.ir.problem import CompileOptions, Problem
     from qrtc.ir.qsvt import QsvtCircuit
     from qrtc.ir.readout import Readout
+    from qrtc.ir.trajectory import Trajectory
     from qrtc.passes.invert_block_encoding import EffectiveConditionNumber
 
 __all__ = [
@@ -249,24 +246,24 @@ class Compilation:
     @property
     def problem(self) -> Problem:
         """The checked spec: numbers only (:func:`qrtc.check`)."""
-        return cast(Problem, self.stage("problem"))
+        return cast("Problem", self.stage("problem"))
 
     @property
     def trajectory(self) -> Trajectory:
         """The exact classical PGD trajectory (:func:`qrtc.reference.train`)."""
-        return cast(Trajectory, self.stage("trajectory"))
+        return cast("Trajectory", self.stage("trajectory"))
 
     @property
     def maps(self) -> PolynomialMaps:
-        return cast(PolynomialMaps, self.stage("maps"))
+        return cast("PolynomialMaps", self.stage("maps"))
 
     @property
     def carleman(self) -> CarlemanMaps:
-        return cast(CarlemanMaps, self.stage("carleman"))
+        return cast("CarlemanMaps", self.stage("carleman"))
 
     @property
     def block_system(self) -> BlockSystem:
-        return cast(BlockSystem, self.stage("block_system"))
+        return cast("BlockSystem", self.stage("block_system"))
 
     @property
     def block_encoding(self) -> BlockEncoding:
@@ -448,22 +445,32 @@ class Compilation:
 
 
 def _problem(c: Compilation) -> Problem:
+    from qrtc.frontend.check import check
+
     return check(c.spec)
 
 
 def _trajectory(c: Compilation) -> Trajectory:
+    from qrtc.reference import train
+
     return train(c.problem)
 
 
 def _maps(c: Compilation) -> PolynomialMaps:
+    from qrtc.passes.derive_polynomial_maps import derive_polynomial_maps
+
     return derive_polynomial_maps(c.problem, c.trajectory)
 
 
 def _carleman(c: Compilation) -> CarlemanMaps:
+    from qrtc.passes.carleman_embed import carleman_embed
+
     return carleman_embed(c.maps, options=c.compile_options)
 
 
 def _block_system(c: Compilation) -> BlockSystem:
+    from qrtc.passes.assemble_block_system import assemble_block_system
+
     return assemble_block_system(c.carleman, options=c.compile_options)
 
 

@@ -199,3 +199,35 @@ def test_plot_writes_pngs(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     for name in ("trajectories.png", "truncation_error.png"):
         assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["check", "examples/tiny_robust.qrt"],
+        ["fmt", "examples/tiny_robust.qrt"],
+        ["train", "examples/tiny_robust.qrt"],
+        ["--help"],
+    ],
+    ids=lambda c: c[0],
+)
+def test_commands_that_build_no_circuit_import_no_circuit_or_plot_library(
+    command: list[str],
+) -> None:
+    """Fast start: ``python -X importtime -m qrtc check`` lists none of cirq, qsimcirq, sympy,
+    matplotlib (before the one-driver change ``--help`` took 2.7 s importing them)."""
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "qrtc", *command],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines() if "|" in line}
+    heavy = {name for name in imported if name.split(".")[0] in HEAVY}
+    assert not heavy, sorted(heavy)[:10]
+
+
+HEAVY = ("cirq", "qsimcirq", "sympy", "matplotlib")

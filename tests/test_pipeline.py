@@ -18,7 +18,8 @@ EXAMPLES = sorted((ROOT / "examples").glob("*.qrt"))
 
 @pytest.mark.parametrize("until", CLASSICAL_STAGES)
 def test_compile_stops_at_the_stage_asked_for(until: Stage) -> None:
-    result = compile_spec(qrtc.parse_file(str(ROOT / "examples" / "robust_linreg.qrt")), until=until)
+    spec = qrtc.parse_file(str(ROOT / "examples" / "robust_linreg.qrt"))
+    result = compile_spec(spec, until=until)
     reached = [stage for stage in STAGE_NAMES if result.is_built(stage)]
     assert reached == list(STAGE_NAMES[: STAGE_NAMES.index(until) + 1])
     later = STAGE_NAMES[STAGE_NAMES.index(until) + 1 :]
