@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
+import cirq
 import numpy as np
 import pytest
 from hypothesis import event, given, settings
 from strategies import specs
 
 import qrtc
+from qrtc.ir.qsvt import QsvtCircuit
 from qrtc.pipeline import CLASSICAL_STAGES, STAGE_NAMES, STAGES, Stage, compile_spec
+from qrtc.verification.subject import Subject, Unavailable
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((ROOT / "examples").glob("*.qrt"))
@@ -148,3 +153,50 @@ def test_generated_specs_lower_to_a_system_whose_terminal_block_is_the_trainer(
         assert error <= carleman.truncation_error + 1e-9 * scale
     if carleman.truncation_error_bound is not None:
         assert error <= carleman.truncation_error_bound * (1 + 1e-9) + 1e-9 * scale
+
+
+def _qsvt_or_refusal(build: Callable[[], object]) -> object:
+    try:
+        return build()
+    except (qrtc.QrtError, Unavailable) as refusal:
+        return str(refusal).splitlines()[0] if isinstance(refusal, Unavailable) else refusal.message
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        p if p.stem == "tiny_robust" else pytest.param(p, marks=pytest.mark.slow)
+        for p in EXAMPLES
+    ],
+    ids=lambda path: path.stem,
+)
+def test_run_and_verify_build_the_same_encoding_polynomial_and_circuit(spec: Path) -> None:
+    """What ``qrtc verify`` checks is what ``qrtc run`` builds (same options as the CLI's
+    defaults): the encoding, the polynomial, its phases and the QSVT circuit, or the same
+    refusal."""
+    run = qrtc.compile(spec, until="qsvt", encoding="auto", time_limit_s=600.0)
+    subject = Subject(qrtc.parse_file(spec))
+    built = _qsvt_or_refusal(lambda: run.qsvt)
+    checked = _qsvt_or_refusal(lambda: subject.qsvt)
+    if not isinstance(built, QsvtCircuit) or not isinstance(checked, QsvtCircuit):
+        assert built == checked
+        return
+    assert checked.encoding.method == built.encoding.method
+    assert checked.encoding.alpha == built.encoding.alpha
+    assert _operations(checked.encoding.circuit) == _operations(built.encoding.circuit)
+    assert checked.degree == built.degree and checked.kappa == built.kappa
+    np.testing.assert_array_equal(checked.phases, built.phases)
+    assert _operations(checked.circuit) == _operations(built.circuit)
+
+
+def _operations(circuit: cirq.AbstractCircuit) -> list[tuple[str, tuple[cirq.Qid, ...]]]:
+    """Each operation's full repr (tables included: gates holding arrays have no value
+    equality) and qubits, in order."""
+    seen: dict[int, str] = {}  # the QSVT circuit repeats U's gate objects d times
+    operations = []
+    with np.printoptions(threshold=sys.maxsize):
+        for op in circuit.all_operations():
+            if id(op.gate) not in seen:
+                seen[id(op.gate)] = repr(op.gate)
+            operations.append((seen[id(op.gate)], op.qubits))
+    return operations
