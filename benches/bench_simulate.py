@@ -31,7 +31,7 @@ import qrtc  # noqa: E402
 from qrtc.backends.simulate import lower_for_simulation, qsim_options
 from qrtc.passes.encode_block_system import MAX_GENERIC_NNZ, encode_block_system
 from qrtc.pipeline import compile_spec
-from qrtc.run import run_spec
+from qrtc.cli.run_report import run_spec
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 

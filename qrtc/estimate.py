@@ -45,7 +45,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from qrtc import pipeline
+import qrtc.pipeline as pipeline
 from qrtc.backends.resource_formulas import predict_structured_resources, qsvt_resources
 from qrtc.backends.resources import DEFAULT_SYNTHESIS_ERROR, GateCounts, Resources
 from qrtc.circuits.sparse_access import SparseAccessTables

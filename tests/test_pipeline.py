@@ -47,7 +47,7 @@ def test_the_registry_is_the_one_list_of_stage_names() -> None:
         "readout",
     )
     # The verification rungs and --emit read it.
-    from qrtc.cli import EMIT_CHOICES
+    from qrtc.cli.arguments import EMIT_CHOICES
     from qrtc.verification.ladder import RUNGS
 
     assert {rung.stage for rung in RUNGS} <= set(STAGE_NAMES)

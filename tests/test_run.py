@@ -15,8 +15,8 @@ from numpy.polynomial import chebyshev
 import qrtc
 from qrtc.backends.simulate import SimulationTooLarge, check_simulation_time
 from qrtc.cli import main
+from qrtc.cli.run_report import RunReport, run_spec
 from qrtc.pipeline import STAGE_NAMES
-from qrtc.run import RunReport, run_spec
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 TINY = EXAMPLES / "tiny_robust.qrt"

@@ -15,7 +15,27 @@ and :mod:`~qrtc.verification.report` (the report, its table and JSON).
 
 from __future__ import annotations
 
-from qrtc.verification.ladder import DEFAULT_MAX_QUBITS, RUNG_NAMES, verify
-from qrtc.verification.report import Rung, VerificationReport
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from qrtc.verification.ladder import DEFAULT_MAX_QUBITS, RUNG_NAMES, verify
+    from qrtc.verification.report import Rung, VerificationReport
 
 __all__ = ["DEFAULT_MAX_QUBITS", "RUNG_NAMES", "Rung", "VerificationReport", "verify"]
+
+# Re-exported on first use, so that importing one module of the package (the rungs import
+# each other's siblings) does not import the ladder, which imports every rung.
+_HOMES = {
+    "DEFAULT_MAX_QUBITS": "ladder",
+    "RUNG_NAMES": "ladder",
+    "verify": "ladder",
+    "Rung": "report",
+    "VerificationReport": "report",
+}
+
+
+def __getattr__(name: str) -> object:
+    if name in _HOMES:
+        return getattr(importlib.import_module(f"qrtc.verification.{_HOMES[name]}"), name)
+    raise AttributeError(f"module 'qrtc.verification' has no attribute {name!r}")

@@ -21,7 +21,7 @@ import numpy as np
 from hypothesis import strategies as st
 from numpy.typing import NDArray
 
-from qrtc import reference
+import qrtc.reference as reference
 from qrtc.backends.assumptions import assess_assumptions
 from qrtc.ir.polynomial_maps import FrozenPattern, PolynomialMap, SparseTensor
 from qrtc.ir.problem import Problem

@@ -25,7 +25,7 @@ from numpy.typing import NDArray
 
 from qrtc.passes.invert_block_encoding import POLYNOMIAL_MAX_ABS
 from qrtc.qsp.phases import qsp_response
-from qrtc.testing import expected_block
+from qrtc.verification.block_reference import expected_block
 from qrtc.verification.report import Finding
 from qrtc.verification.search import (
     UNIT_ROUNDOFF,
