@@ -32,10 +32,10 @@ from _common import write_json  # benches/ is sys.path[0] when run as a script
 from _qualtran_peer import qualtran_available, qualtran_sparse_matrix_costs
 
 import qrtc  # noqa: E402
-from qrtc.backends.resource_formulas import predict_resources
-from qrtc.backends.resources import count_resources
 from qrtc.passes.encode_block_system import encode_block_system, encode_matrix
 from qrtc.pipeline import compile_spec
+from qrtc.resources.counted import count_resources
+from qrtc.resources.formulas import predict_resources
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "robust_linreg.qrt"
 

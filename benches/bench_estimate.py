@@ -24,14 +24,14 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from _common import write_json  # benches/ is sys.path[0] when run as a script
 
-from qrtc.backends.readout import classical_solution  # noqa: E402
-from qrtc.backends.resources import count_gates  # noqa: E402
 from qrtc.errors import QrtError  # noqa: E402
-from qrtc.estimate import estimate_resources  # noqa: E402
 from qrtc.frontend.parse import parse_file  # noqa: E402
 from qrtc.passes.encode_block_system import encode_block_system  # noqa: E402
 from qrtc.passes.invert_block_encoding import invert_block_encoding, polynomial_error_for  # noqa: E402
+from qrtc.passes.read_out import classical_solution  # noqa: E402
 from qrtc.pipeline import compile_spec  # noqa: E402
+from qrtc.resources.counted import count_gates  # noqa: E402
+from qrtc.resources.estimate import estimate_resources  # noqa: E402
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 COUNTABLE = ["tiny_robust", "robust_linreg", "l2_inactive"]

@@ -29,9 +29,9 @@ from _common import write_json  # benches/ is sys.path[0] when run as a script
 
 import qrtc  # noqa: E402
 from qrtc.backends.simulate import lower_for_simulation, qsim_options
+from qrtc.cli.run_report import run_spec
 from qrtc.passes.encode_block_system import MAX_GENERIC_NNZ, encode_block_system
 from qrtc.pipeline import compile_spec
-from qrtc.cli.run_report import run_spec
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 

@@ -2,7 +2,7 @@ r"""A built sparse family of models: does the query count stay flat in model siz
 
 ``qrtc resources --set params=N`` extrapolates along the paper's sparse family by holding the
 row sparsity, $\alpha$, $\Lambda$ and $g$ at the spec's values. This script builds the family
-instead (:func:`qrtc.family.replicate`: the spec copied $r$ times, each copy with its own
+instead (:func:`qrtc.studies.family.replicate`: the spec copied $r$ times, each copy with its own
 parameters and its own samples whose features live in that copy's block, lr and precision
 scaled so every copy follows the original) and measures, side by side for the two attack
 supports (``support = all``: the attack perturbs every feature; ``support = data``: only each
@@ -41,13 +41,13 @@ from _common import write_json  # benches/ is sys.path[0] when run as a script
 
 from qrtc.circuits.sparse_access import SparseAccessTables  # noqa: E402
 from qrtc.errors import QrtError  # noqa: E402
-from qrtc.estimate import estimate_resources  # noqa: E402
-from qrtc.family import replicate  # noqa: E402
 from qrtc.frontend.format import format_spec  # noqa: E402
 from qrtc.frontend.parse import parse, parse_file  # noqa: E402
 from qrtc.ir.spec import Spec  # noqa: E402
-from qrtc.passes.encode_block_system import carleman_select_matrix  # noqa: E402
+from qrtc.numerics.select_matrix import carleman_select_matrix  # noqa: E402
 from qrtc.pipeline import compile_spec  # noqa: E402
+from qrtc.resources.estimate import estimate_resources  # noqa: E402
+from qrtc.studies.family import replicate  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 

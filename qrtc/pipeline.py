@@ -52,7 +52,7 @@ if TYPE_CHECKING:
     from qrtc.ir.qsvt import QsvtCircuit
     from qrtc.ir.readout import Readout
     from qrtc.ir.trajectory import Trajectory
-    from qrtc.passes.invert_block_encoding import EffectiveConditionNumber
+    from qrtc.numerics.conditioning import EffectiveConditionNumber
 
 __all__ = [
     "CLASSICAL_STAGES",
@@ -293,7 +293,7 @@ class Compilation:
     @property
     def solution(self) -> NDArray[np.float64]:
         r"""$\mathbf x = \mathbf L^{-1}\mathbf b$ by sparse LU, shape ``(dim,)``."""
-        from qrtc.backends.readout import classical_solution
+        from qrtc.passes.read_out import classical_solution
 
         return self._once("solution", lambda: classical_solution(self._explicit_system()))
 
@@ -309,7 +309,7 @@ class Compilation:
     @property
     def kappa(self) -> EffectiveConditionNumber:
         r"""$\kappa_{\rm eff}$ of the block encoding that was chosen."""
-        from qrtc.passes.invert_block_encoding import effective_condition_number
+        from qrtc.numerics.conditioning import effective_condition_number
 
         return self._once(
             "kappa",
@@ -543,7 +543,7 @@ def _simulation(c: Compilation) -> PostselectedState:
 
 
 def _readout(c: Compilation) -> Readout:
-    from qrtc.backends.readout import read_out
+    from qrtc.passes.read_out import read_out
 
     state = c.simulation
     return read_out(

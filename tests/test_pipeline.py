@@ -164,10 +164,7 @@ def _qsvt_or_refusal(build: Callable[[], object]) -> object:
 
 @pytest.mark.parametrize(
     "spec",
-    [
-        p if p.stem == "tiny_robust" else pytest.param(p, marks=pytest.mark.slow)
-        for p in EXAMPLES
-    ],
+    [p if p.stem == "tiny_robust" else pytest.param(p, marks=pytest.mark.slow) for p in EXAMPLES],
     ids=lambda path: path.stem,
 )
 def test_run_and_verify_build_the_same_encoding_polynomial_and_circuit(spec: Path) -> None:

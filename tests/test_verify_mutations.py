@@ -81,7 +81,7 @@ def test_maps_catch_a_wrong_sign_in_one_coefficient(monkeypatch: pytest.MonkeyPa
             maps, learner=PolynomialMap(kind="learner", constant=learner.constant, terms=terms)
         )
 
-    wrap(monkeypatch, f"{PIPELINE}.derive_polynomial_maps", corrupt)
+    wrap(monkeypatch, "qrtc.passes.derive_polynomial_maps.derive_polynomial_maps", corrupt)
     report = run("maps", "carleman")
     counterexample = assert_fails(report, "maps")
     # Shrunk to the first learner step at the trajectory point itself: the flipped coefficient
@@ -101,7 +101,7 @@ def test_carleman_catches_a_wrong_sign_in_one_entry_of_C(monkeypatch: pytest.Mon
             carleman, attack=dataclasses.replace(carleman.attack, matrix=broken)
         )
 
-    wrap(monkeypatch, f"{PIPELINE}.carleman_embed", corrupt)
+    wrap(monkeypatch, "qrtc.passes.carleman_embed.carleman_embed", corrupt)
     report = run("maps", "carleman")
     counterexample = assert_fails(report, "carleman")
     assert counterexample.startswith("C_attack, u = ")
@@ -122,7 +122,7 @@ def test_block_system_catches_a_dropped_padding_block(monkeypatch: pytest.Monkey
         broken.eliminate_zeros()
         return dataclasses.replace(system, matrix=broken, nnz=broken.nnz)
 
-    wrap(monkeypatch, f"{PIPELINE}.assemble_block_system", corrupt)
+    wrap(monkeypatch, "qrtc.passes.assemble_block_system.assemble_block_system", corrupt)
     report = run("block-system", "trajectory")
     counterexample = assert_fails(report, "block-system")
     assert "block 3 of 4 (padding)" in counterexample
@@ -135,7 +135,7 @@ def test_trajectory_catches_a_wrong_right_hand_side(monkeypatch: pytest.MonkeyPa
         block[1] *= 1.5  # theta_0, scaled: the system solves from the wrong start
         return dataclasses.replace(system, initial_block=block)
 
-    wrap(monkeypatch, f"{PIPELINE}.assemble_block_system", corrupt)
+    wrap(monkeypatch, "qrtc.passes.assemble_block_system.assemble_block_system", corrupt)
     report = run("block-system", "trajectory")
     counterexample = assert_fails(report, "trajectory", shrunk=False)
     assert "the reference trainer" in counterexample

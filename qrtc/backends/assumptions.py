@@ -27,7 +27,7 @@ import scipy.sparse
 import scipy.sparse.linalg
 
 from qrtc.ir.block_system import BlockSystem
-from qrtc.passes.invert_block_encoding import inverse_norm_lanczos
+from qrtc.numerics.conditioning import inverse_norm_lanczos
 
 __all__ = [
     "MAX_ESTIMATE_DIM",

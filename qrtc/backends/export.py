@@ -24,12 +24,12 @@ import scipy.io
 import scipy.sparse
 
 from qrtc.backends.qasm import QasmVersion, supported_versions, write_qasm
-from qrtc.backends.resources import Resources, decompose_to_primitives
 from qrtc.errors import BackendError
 from qrtc.ir.block_encoding import BlockEncoding
 from qrtc.ir.block_system import BlockSystem
 from qrtc.ir.carleman import CarlemanMaps
 from qrtc.ir.polynomial_maps import PolynomialMaps
+from qrtc.resources.counted import Resources, decompose_to_primitives
 
 __all__ = [
     "EMIT_STAGES",

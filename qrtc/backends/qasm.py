@@ -40,18 +40,42 @@ Conventions:
 from __future__ import annotations
 
 import functools
+import math
 import re
 import warnings
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 import cirq
+import numpy as np
+from numpy.typing import NDArray
 
+from qrtc.backends.registers import (
+    Exportable,
+    circuit_and_registers,
+    unique_identifiers,
+    with_work_register,
+)
+from qrtc.backends.simulate import lower_for_simulation
+from qrtc.circuits._native import qasm_of_operations
 from qrtc.errors import BackendError
+from qrtc.ir.block_encoding import BlockEncoding, Register
+from qrtc.ir.qsvt import QsvtCircuit
 
-__all__ = ["QasmVersion", "supported_versions", "to_qasm", "write_qasm"]
+__all__ = [
+    "QasmVersion",
+    "RegisterQasm",
+    "supported_versions",
+    "to_qasm",
+    "input_state",
+    "to_register_qasm",
+    "write_encoding_qasm",
+    "write_qasm",
+    "write_qsvt_qasm",
+]
 
 QasmVersion = Literal["2.0", "3.0"]
 _KNOWN_VERSIONS: tuple[QasmVersion, ...] = ("2.0", "3.0")
@@ -64,6 +88,9 @@ _PRECISION = 17
 _SXDG_STATEMENT = re.compile(r"^sxdg (q\[\d+\]);$", flags=re.MULTILINE)
 
 _GLOBAL_PHASE_WARNING = "OpenQASM 2.0 does not support global phase"
+
+# The same, on any register (to_register_qasm names registers after the IR's).
+_SXDG_ON_REGISTER = re.compile(r"^sxdg (\w+\[\d+\]);$", flags=re.MULTILINE)
 
 
 @functools.cache
@@ -218,3 +245,244 @@ def _describe(operation: cirq.Operation) -> str:
 
 def _names(qubits: Iterable[cirq.Qid]) -> str:
     return ", ".join(str(q) for q in qubits)
+
+
+@dataclass(frozen=True, slots=True)
+class RegisterQasm:
+    """OpenQASM text with one named register per IR register.
+
+    Attributes:
+        text: the program, ending in a newline.
+        registers: the declared registers in order (the lowering's work qubits last, as
+            ``work``), each most significant qubit first.
+        names: the identifier each register is declared under, same order.
+    """
+
+    text: str
+    registers: tuple[Register, ...]
+    names: tuple[str, ...]
+
+    @property
+    def qubit_order(self) -> tuple[cirq.Qid, ...]:
+        """Every declared qubit, in declaration order (the first is most significant in cirq)."""
+        return tuple(q for r in self.registers for q in r.qubits)
+
+
+def to_register_qasm(
+    value: Exportable, *, version: QasmVersion = "2.0", header: str = ""
+) -> RegisterQasm:
+    r"""The circuit as OpenQASM with one named register per register of its IR.
+
+    Unlike :func:`to_qasm` (one flat register ``q``, the gates decomposed to Toffoli ladders on
+    clean work qubits), the circuit is lowered as for simulation
+    (:func:`qrtc.backends.simulate.lower_for_simulation`): multi-controlled X and $R_y$ gates
+    without work qubits, written as ``ctrl``/``negctrl`` modifiers in OpenQASM 3.0 and as
+    Toffolis on borrowed qubits in 2.0 (:mod:`qrtc.circuits._native`). Both are exact, global
+    phase included (the lowering of the package's gates adds none). Registers and their order:
+    :mod:`qrtc.backends.registers`. Gate names as :func:`to_qasm` (read 2.0 with
+    ``qiskit.qasm2.LEGACY_CUSTOM_INSTRUCTIONS``, 3.0 with ``qiskit.qasm3.loads``).
+
+    Args:
+        value: a ``QsvtCircuit``, a ``BlockEncoding`` or a bare ``cirq.Circuit``.
+        version: ``"2.0"`` or ``"3.0"``.
+        header: written first, each line as a ``//`` comment.
+
+    Raises:
+        BackendError: an unknown version, symbolic parameters, or an operation that has no
+            QASM form.
+    """
+    _check_version(version)
+    circuit, registers = circuit_and_registers(value)
+    if cirq.is_parameterized(circuit):
+        raise BackendError(
+            "the circuit has unresolved symbolic parameters; QASM needs numbers",
+            hint="resolve them first with cirq.resolve_parameters(circuit, values)",
+        )
+    try:
+        lowered = lower_for_simulation(circuit)
+    except ValueError as error:
+        raise BackendError(f"cannot write the circuit as OpenQASM {version}: {error}") from None
+    registers = with_work_register(registers, lowered.all_qubits())
+    names = unique_identifiers(registers)
+    qubit_id_map = {
+        qubit: f"{name}[{k}]"
+        for register, name in zip(registers, names, strict=True)
+        for k, qubit in enumerate(register.qubits)
+    }
+    args = cirq.QasmArgs(precision=_PRECISION, version=version, qubit_id_map=qubit_id_map)
+    try:
+        body = qasm_of_operations(lowered.all_operations(), args)
+    except (ValueError, TypeError) as error:
+        raise BackendError(f"cannot write the circuit as OpenQASM {version}: {error}") from None
+    if version == "3.0":
+        body = _SXDG_ON_REGISTER.sub(r"inv @ sx \1;", body)
+    lines = [f"// {line}".rstrip() for line in header.splitlines()]
+    if version == "3.0":
+        lines += ["OPENQASM 3.0;", 'include "stdgates.inc";', ""]
+        lines += [f"qubit[{len(r)}] {n};" for r, n in zip(registers, names, strict=True)]
+    else:
+        lines += ["OPENQASM 2.0;", 'include "qelib1.inc";', ""]
+        lines += [f"qreg {n}[{len(r)}];" for r, n in zip(registers, names, strict=True)]
+    text = "\n".join(lines) + "\n\n" + body
+    return RegisterQasm(text=text, registers=registers, names=names)
+
+
+def input_state(
+    qsvt: QsvtCircuit, rhs: NDArray[np.floating] | NDArray[np.complexfloating]
+) -> NDArray[np.complex128]:
+    r"""The QSVT circuit's input $|0\rangle_{\rm anc}\,|b\rangle/\|b\|$ over ``qsvt.qubit_order``.
+
+    Args:
+        qsvt: the circuit.
+        rhs: $b$, shape ``(k,)`` with $k \le \dim A$: entry $i$ goes to the system basis state
+            $e(i)$ (``encoding.embedded_indices()``); the ancillas are the most significant
+            qubits and stay $|0\rangle$.
+
+    Returns:
+        The state vector, shape ``(2**qsvt.n_qubits,)``, big-endian over ``qubit_order``.
+
+    Raises:
+        BackendError: ``rhs`` is not a non-zero vector of at most ``dim`` entries.
+    """
+    vector = np.asarray(rhs)
+    indices = qsvt.encoding.embedded_indices()
+    norm = float(np.linalg.norm(vector)) if vector.ndim == 1 else 0.0
+    if vector.ndim != 1 or len(vector) > len(indices) or not norm > 0 or not np.isfinite(norm):
+        raise BackendError(
+            f"the right-hand side must be a non-zero finite vector of at most {len(indices)} "
+            f"entries, not shape {vector.shape}"
+        )
+    state = np.zeros(1 << qsvt.n_qubits, dtype=np.complex128)
+    state[indices[: len(vector)]] = vector / norm
+    return state
+
+
+def write_qsvt_qasm(
+    qsvt: QsvtCircuit,
+    initial_state: NDArray[np.complexfloating] | NDArray[np.floating],
+    directory: Path,
+    *,
+    name: str,
+) -> list[Path]:
+    r"""The inversion circuit $C$ as OpenQASM 2.0 and 3.0, its input $|b\rangle$ and cirq JSON.
+
+    Writes ``<name>.qsvt.qasm`` and ``<name>.qsvt.qasm3`` (:func:`to_register_qasm`: one
+    register per IR register, the header documenting the registers, the input and the
+    post-selection), ``<name>.b.npy`` (the input state over every declared qubit, complex128,
+    shape ``(2**n,)``, first declared qubit most significant, work qubits $|0\rangle$) and
+    ``<name>.qsvt.json`` (``cirq.to_json`` of the gate-level circuit; read it back with
+    :func:`qrtc.circuits.read_json`).
+
+    Args:
+        qsvt: the circuit.
+        initial_state: the input over ``qsvt.qubit_order``, shape ``(2**qsvt.n_qubits,)``,
+            unit norm (:func:`input_state` builds it from $b$).
+        directory: created if missing.
+        name: file name stem.
+
+    Returns:
+        The paths written, in the order above (a QASM version the installed cirq cannot
+        write is left out).
+
+    Raises:
+        BackendError: a bad ``initial_state``, or a file that cannot be written.
+    """
+    state = np.asarray(initial_state, dtype=np.complex128)
+    if state.shape != (1 << qsvt.n_qubits,) or not math.isclose(
+        float(np.linalg.norm(state)), 1.0, abs_tol=1e-9
+    ):
+        raise BackendError(
+            f"initial_state must be a unit vector of shape ({1 << qsvt.n_qubits},) over "
+            f"qsvt.qubit_order, not shape {state.shape}",
+            hint="build it from b with qrtc.backends.qasm.input_state(qsvt, b)",
+        )
+    written: list[Path] = []
+    programs: dict[str, RegisterQasm] = {}
+    for version, suffix in (("2.0", "qasm"), ("3.0", "qasm3")):
+        if version in supported_versions():
+            program = to_register_qasm(
+                qsvt, version=version, header=_qsvt_header(qsvt, name, version)
+            )
+            programs[version] = program
+            written.append(_write_text(directory / f"{name}.qsvt.{suffix}", program.text))
+    declared = next(iter(programs.values())).qubit_order if programs else qsvt.qubit_order
+    n_work = len(declared) - qsvt.n_qubits
+    full = np.kron(state, np.eye(1, 1 << n_work, 0, dtype=np.complex128).ravel())
+    written.append(_write_bytes(directory / f"{name}.b.npy", lambda path: np.save(path, full)))
+    written.append(_write_text(directory / f"{name}.qsvt.json", cirq.to_json(qsvt.circuit)))
+    return written
+
+
+def _qsvt_header(qsvt: QsvtCircuit, name: str, version: str) -> str:
+    encoding = qsvt.encoding
+    _, registers = circuit_and_registers(qsvt)
+    system = {q for r in encoding.system for q in r.qubits}
+    lines = [
+        f"{name}: QSVT inversion circuit C (OpenQASM {version}) over the {encoding.method} "
+        f"block encoding U, alpha = {encoding.alpha!r}",
+        f"odd polynomial P of degree {qsvt.degree} ({qsvt.queries} uses of U or U^dagger), "
+        f"P(x) ~ s/x with s = {qsvt.scale!r}, sign = {qsvt.sign:+.0f}",
+        "registers, in declaration order; the first qubit declared is the most significant "
+        "(cirq's order; Qiskit's Statevector is little-endian, use reverse_qargs()):",
+    ]
+    start = 0
+    for register in registers:
+        role = (
+            "system: the matrix index e(i)"
+            if register.qubits[0] in system
+            else f"post-select {qsvt.postselect[register.qubits[0]]}"
+        )
+        lines.append(
+            f"  {register.name}[{len(register)}]  bits {start}..{start + len(register) - 1}  {role}"
+        )
+        start += len(register)
+    lines += [
+        "  work qubits, if declared after these: clean, |0> in and out",
+        "input |b>: every qubit |0> except the system register, which holds b/|b| on the basis",
+        "  states e(i), i < dim (the encoding's index map); the whole input state vector over the",
+        f"  declared qubits, first most significant, is {name}.b.npy (complex128, length 2^n)",
+        "output: post-select the values above; the kept system state is",
+        "  sign * P(A) b/|b| ~ sign * s * alpha * L^-1 b/|b|, A = L/alpha",
+        f"gate-level circuit (qrtc gates): {name}.qsvt.json (cirq JSON, qrtc.circuits.read_json)",
+    ]
+    if version == "2.0":
+        lines.append(
+            "multi-controlled gates use Toffolis on borrowed qubits (returned to their state); "
+            "read with qiskit.qasm2.LEGACY_CUSTOM_INSTRUCTIONS"
+        )
+    return "\n".join(lines)
+
+
+def write_encoding_qasm(encoding: BlockEncoding, directory: Path, *, name: str) -> list[Path]:
+    """$U$ with one register per IR register: ``<name>.U.qasm``, ``<name>.U.qasm3`` and
+    ``<name>.U.json`` (cirq JSON); :func:`to_register_qasm` for the form.
+
+    The flat form of ``qrtc compile --emit qasm`` (``qreg q[n]``, gates decomposed to Toffoli
+    ladders on work qubits) stays :func:`qrtc.backends.export.write_qasm_files`.
+    """
+    lines = [
+        f"{name}: block encoding U ({encoding.method}), alpha = {encoding.alpha!r}",
+        "<0|U|0> = L/alpha on the ancillas (all |0>), system index = index_map(matrix index)",
+        "registers in declaration order, first qubit most significant: "
+        + ", ".join(f"{r.name}[{len(r)}]" for r in (*encoding.ancillas, *encoding.system)),
+    ]
+    written = []
+    for version, suffix in (("2.0", "qasm"), ("3.0", "qasm3")):
+        if version in supported_versions():
+            program = to_register_qasm(encoding, version=version, header="\n".join(lines))
+            written.append(_write_text(directory / f"{name}.U.{suffix}", program.text))
+    written.append(_write_text(directory / f"{name}.U.json", cirq.to_json(encoding.circuit)))
+    return written
+
+
+def _write_text(path: Path, text: str) -> Path:
+    return _write_bytes(path, lambda p: p.write_text(text, encoding="utf-8", newline="\n"))
+
+
+def _write_bytes(path: Path, write: Callable[[Path], object]) -> Path:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write(path)
+    except OSError as error:
+        raise BackendError(f"cannot write '{path}': {error}") from None
+    return path

@@ -30,7 +30,6 @@ tests hold qsim to atol 1e-5.
 from __future__ import annotations
 
 import contextlib
-import functools
 import heapq
 import math
 import os
@@ -44,10 +43,10 @@ import numpy as np
 from numpy.typing import NDArray
 from qsimcirq.qsim_simulator import QSimSimulator
 
-from qrtc.circuits._tensor import bits_of
 from qrtc.circuits.arithmetic import Increment, LessThanConstant
 from qrtc.circuits.controlled import MultiControlledRy, MultiControlledX
 from qrtc.circuits.time_register import BlockTypeOracle
+from qrtc.circuits.work import ExplicitWork
 from qrtc.errors import BackendError
 
 __all__ = [
@@ -105,59 +104,18 @@ def _is_native(op: cirq.Operation) -> bool:
     return isinstance(gate, (*_NATIVE_GATES, cirq.GlobalPhaseGate))
 
 
-@functools.lru_cache(maxsize=1 << 12)
-def _controlled_gate(sub: cirq.Gate, values: tuple[int, ...]) -> cirq.Gate:
-    return cirq.ControlledGate(sub, control_values=values) if values else sub
-
-
-def _controlled(
-    sub: cirq.Gate, controls: Sequence[cirq.Qid], values: Sequence[int], target: cirq.Qid
-) -> cirq.Operation:
-    # GateOperation of a cached gate: ten times faster to build than ``controlled_by``, and
-    # lowering builds one per table entry.
-    return cirq.GateOperation(_controlled_gate(sub, tuple(values)), (*controls, target))
-
-
 def _direct(op: cirq.Operation) -> list[cirq.Operation] | None:
     """Our gates that map to cirq controlled gates without work qubits; None for the rest."""
     gate, qubits = op.gate, op.qubits
-    if isinstance(gate, MultiControlledX):
-        n = len(gate.control_values)
-        controls, targets = qubits[:n], qubits[n:]
-        # The targets are not controls of each other: one controlled X per target.
-        return [_controlled(cirq.X, controls, gate.control_values, t) for t in targets]
-    if isinstance(gate, MultiControlledRy):
-        ry = cirq.ry(gate.angle)
-        return [_controlled(ry, qubits[:-1], gate.control_values, qubits[-1])]
-    if isinstance(gate, Increment):
-        m, n = len(gate.control_values), gate.width
-        controls, register = qubits[:m], qubits[m:]
-        # Bit of significance s flips when the controls and all lower bits are 1; flipping
-        # from the most significant bit down reads the lower bits before they change.
-        return [
-            _controlled(
-                cirq.X,
-                (*controls, *register[n - s :]),
-                (*gate.control_values, *(1,) * s),
-                register[n - 1 - s],
-            )
-            for s in reversed(range(n))
-        ]
-    if isinstance(gate, LessThanConstant):
-        register, flag = qubits[:-1], qubits[-1]
-        if gate.constant <= 0:
-            return []
-        if gate.constant >= 1 << gate.width:
-            return [cirq.X(flag)]
-        bits = bits_of(gate.constant, gate.width)
-        # x < c: x agrees with c above a set bit p of c and has 0 at p (disjoint events).
-        return [
-            _controlled(cirq.X, register[: p + 1], (*bits[:p], 0), flag)
-            for p in range(gate.width)
-            if bits[p]
-        ]
+    if isinstance(gate, ExplicitWork):
+        # The work qubits passed in stay |0>: lower the gate itself on its own qubits.
+        return _direct(gate.gate.on(*qubits[: len(qubits) - gate.n_work]))
     if isinstance(gate, BlockTypeOracle):
-        return _block_type_table(gate, qubits)
+        if gate.outer_width + gate.phase_width > MAX_TYPE_TABLE_BITS:
+            return None
+        return gate.ancilla_free_operations(qubits)
+    if isinstance(gate, MultiControlledX | MultiControlledRy | Increment | LessThanConstant):
+        return gate.ancilla_free_operations(qubits)
     return None
 
 
@@ -165,26 +123,6 @@ def _direct(op: cirq.Operation) -> list[cirq.Operation] | None:
 # (at most 2 per register value) instead of its comparators, whose flags and ladders are 2 to 4
 # work qubits, i.e. a state 4 to 16 times larger.
 MAX_TYPE_TABLE_BITS = 10
-
-
-def _block_type_table(
-    gate: BlockTypeOracle, qubits: Sequence[cirq.Qid]
-) -> list[cirq.Operation] | None:
-    width = gate.outer_width + gate.phase_width
-    if width > MAX_TYPE_TABLE_BITS:
-        return None
-    time_register, (high, low) = qubits[:width], qubits[width:]
-    values = np.arange(1 << width, dtype=np.int64)
-    kinds = gate.block_type(values >> gate.phase_width, values & ((1 << gate.phase_width) - 1))
-    ops = []
-    for value, kind in zip(values.tolist(), kinds.tolist(), strict=True):
-        pattern = bits_of(value, width)
-        ops += [
-            _controlled(cirq.X, time_register, pattern, target)
-            for target, bit in ((high, kind >> 1), (low, kind & 1))
-            if bit
-        ]
-    return ops
 
 
 def _flatten(
@@ -554,6 +492,85 @@ class PostselectedState:
         """The post-selected state $a/\\|a\\|$ (zeros if nothing survives)."""
         norm = math.sqrt(self.success_probability)
         return self.amplitudes / norm if norm > 0 else np.zeros_like(self.amplitudes)
+
+    def verify(self) -> None:
+        r"""Check the amplitudes and the bookkeeping.
+
+        The amplitudes are finite and $p = \|a\|^2$ (to rounding) lies in $[0, 1]$ up to the
+        simulator's precision; ``kept`` lists each qubit once; sampling fields are both set
+        (``shots`` $\ge 1$, a fraction in $[0, 1]$) or both None; ``work_leak`` is float noise
+        (at most ``WORK_LEAK_TOLERANCE``); the counts are consistent
+        (``n_qubits`` $\ge$ kept + work qubits) and the timings finite and non-negative.
+        """
+        amplitudes = self.amplitudes
+        assert amplitudes.shape == (1 << len(self.kept),), amplitudes.shape
+        assert np.all(np.isfinite(amplitudes)), "amplitudes are not finite"
+        assert len(set(self.kept)) == len(self.kept), "kept lists a qubit twice"
+        norm2 = float(np.vdot(amplitudes, amplitudes).real)
+        assert math.isclose(self.success_probability, norm2, rel_tol=1e-9, abs_tol=1e-15), (
+            f"success_probability {self.success_probability} is not |a|^2 = {norm2}"
+        )
+        # complex64 amplitudes of a unit state: |a|^2 may exceed 1 by rounding only.
+        assert 0 <= self.success_probability <= 1 + 1e-5, self.success_probability
+        assert (self.shots is None) == (self.sampled_success is None), (
+            "sampled_success and shots come together"
+        )
+        if self.shots is not None and self.sampled_success is not None:
+            assert self.shots >= 1 and 0 <= self.sampled_success <= 1, (
+                self.shots,
+                self.sampled_success,
+            )
+        assert 0 <= self.work_leak <= WORK_LEAK_TOLERANCE, f"work_leak = {self.work_leak}"
+        assert self.simulator in ("qsim", "cirq"), self.simulator
+        assert self.simulator == "qsim" or not self.options, "options are qsim's only"
+        assert self.n_work_qubits >= 0 and self.n_gates >= 0, (self.n_work_qubits, self.n_gates)
+        assert self.n_qubits >= len(self.kept) + self.n_work_qubits, self.n_qubits
+        for seconds in (self.lowering_s, self.wall_s):
+            assert math.isfinite(seconds) and seconds >= 0, seconds
+
+    def to_text(self, *, decimals: int = 4, limit: int = 64) -> str:
+        r"""A deterministic summary for ``qrtc compile --emit simulation``.
+
+        Timings, qsim's options (threads follow the idle cores) and the exact work leak are
+        left out. Amplitudes are printed with ``decimals`` decimals (in full up to ``limit`` of
+        them, else the largest), probabilities with 4 significant digits: complex64 rounding
+        (about $10^{-6}$ absolute on a QSVT state, see the module docstring) stays below the
+        last digit, so two runs, thread counts or CPUs print the same text.
+        """
+        from qrtc.ir import _text
+
+        def amplitude(index: int) -> str:
+            value = complex(self.amplitudes[index])
+            real, imag = _text.fixed(value.real, decimals), _text.fixed(value.imag, decimals)
+            return f"{index}: {real}{imag}j"
+
+        sampled = "none"
+        if self.shots is not None:
+            sampled = f"{_text.number(self.sampled_success, 4)} from {self.shots} shots"
+        leak = "clean" if self.work_leak <= WORK_LEAK_TOLERANCE else f"{self.work_leak:.1e}"
+        size = self.amplitudes.shape[0]
+        if size <= limit:
+            shown, header = list(range(size)), f"amplitudes ({size}, big-endian in kept):"
+        else:
+            magnitudes = np.round(np.abs(self.amplitudes), decimals)
+            # the largest by rounded magnitude, ties by index: stable under rounding noise
+            order = np.lexsort((np.arange(size), -magnitudes))[:limit]
+            shown = sorted(int(i) for i in order)
+            header = f"amplitudes (largest {limit} of {size}, big-endian in kept):"
+        lines = [
+            "simulation {",
+            f"  simulator = {self.simulator}",
+            f"  qubits = {self.n_qubits} ({self.n_work_qubits} work), gates = {self.n_gates}",
+            "  kept: " + ", ".join(str(q) for q in self.kept),
+            f"  success_probability = {_text.number(self.success_probability, 4)}",
+            f"  sampled = {sampled}",
+            f"  work qubits: {leak}",
+            f"  {header}",
+        ]
+        for start in range(0, len(shown), 4):
+            lines.append("    " + "  ".join(amplitude(i) for i in shown[start : start + 4]))
+        lines.append("}")
+        return "\n".join(lines) + "\n"
 
 
 def _norm2(view: NDArray[np.complexfloating[Any, Any]], *, rows: int = 1 << 16) -> float:

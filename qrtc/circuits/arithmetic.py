@@ -25,14 +25,17 @@ import cirq
 import numpy as np
 from numpy.typing import NDArray
 
+from qrtc.circuits._native import AncillaFreeQasm, controlled
+from qrtc.circuits._serialization import JsonDataclass
 from qrtc.circuits._tensor import apply_classical, bits_of, field_of, with_field
-from qrtc.circuits.controlled import _manager, _negate
+from qrtc.circuits.controlled import _negate
+from qrtc.circuits.work import allocate, release
 
 __all__ = ["Increment", "LessThanConstant"]
 
 
 @dataclass(frozen=True)
-class Increment(cirq.Gate):
+class Increment(JsonDataclass, AncillaFreeQasm, cirq.Gate):
     """Qubits: controls (``control_values``), then the ``width``-qubit register."""
 
     width: int
@@ -40,6 +43,28 @@ class Increment(cirq.Gate):
 
     def _num_qubits_(self) -> int:
         return len(self.control_values) + self.width
+
+    def num_work_qubits(self) -> int:
+        r"""Clean work qubits of the decomposition: $\max(0, m + n - 2)$."""
+        return max(0, len(self.control_values) + self.width - 2) if self.width else 0
+
+    def ancilla_free_operations(self, qubits: Sequence[cirq.Qid]) -> list[cirq.Operation]:
+        """One controlled X per bit, most significant first.
+
+        Bit of significance $s$ flips when the controls and all lower bits are 1; flipping from
+        the most significant bit down reads the lower bits before they change.
+        """
+        m, n = len(self.control_values), self.width
+        controls, register = qubits[:m], qubits[m:]
+        return [
+            controlled(
+                cirq.X,
+                (*controls, *register[n - s :]),
+                (*self.control_values, *(1,) * s),
+                register[n - 1 - s],
+            )
+            for s in reversed(range(n))
+        ]
 
     def _has_unitary_(self) -> bool:
         return True
@@ -66,8 +91,7 @@ class Increment(cirq.Gate):
         negate = _negate(controls, self.control_values)
         # conditions[j] is the j-th input of the carry chain: controls, then bits from the LSB.
         conditions = [*controls, *reversed(register[1:])]
-        manager = _manager(context)
-        work = manager.qalloc(max(0, m + n - 2))
+        work = allocate(context, self.num_work_qubits())
         # ands[j] holds the AND of conditions[:j] for j >= 2 (work qubit j - 2).
         ladder = [
             cirq.TOFFOLI(conditions[0] if j == 2 else work[j - 3], conditions[j - 1], work[j - 2])
@@ -87,7 +111,7 @@ class Increment(cirq.Gate):
         # The ANDs of controls alone (j < m) are still held: release them too.
         ops += [ladder[j - 2] for j in reversed(range(2, min(m, m + n)))]
         ops += negate
-        manager.qfree(work)
+        release(context, work)
         return ops
 
     def _circuit_diagram_info_(self, args: cirq.CircuitDiagramInfoArgs) -> tuple[str, ...]:
@@ -95,7 +119,7 @@ class Increment(cirq.Gate):
 
 
 @dataclass(frozen=True)
-class LessThanConstant(cirq.Gate):
+class LessThanConstant(JsonDataclass, AncillaFreeQasm, cirq.Gate):
     """Qubits: the ``width``-qubit register $x$, then the flag $f$."""
 
     width: int
@@ -103,6 +127,30 @@ class LessThanConstant(cirq.Gate):
 
     def _num_qubits_(self) -> int:
         return self.width + 1
+
+    def num_work_qubits(self) -> int:
+        r"""Clean work qubits of the decomposition: $\max(0, P - 1)$, $P$ the position (from
+        the top) of the lowest set bit of the constant."""
+        if self.constant <= 0 or self.constant >= 1 << self.width:
+            return 0
+        bits = bits_of(self.constant, self.width)
+        last = max(p for p in range(self.width) if bits[p])
+        return max(0, last - 1)
+
+    def ancilla_free_operations(self, qubits: Sequence[cirq.Qid]) -> list[cirq.Operation]:
+        """One controlled X per set bit $p$ of $c$: $x$ agrees with $c$ above $p$ and has 0 at
+        $p$ (disjoint events)."""
+        register, flag = qubits[:-1], qubits[-1]
+        if self.constant <= 0:
+            return []
+        if self.constant >= 1 << self.width:
+            return [cirq.X(flag)]
+        bits = bits_of(self.constant, self.width)
+        return [
+            controlled(cirq.X, register[: p + 1], (*bits[:p], 0), flag)
+            for p in range(self.width)
+            if bits[p]
+        ]
 
     def _has_unitary_(self) -> bool:
         return True
@@ -131,8 +179,7 @@ class LessThanConstant(cirq.Gate):
         events = [p for p in range(n) if bits[p]]
         last = events[-1]  # the prefix that must agree with c is register[:last]
         agree = [cirq.X(register[q]) for q in range(last) if bits[q] == 0]
-        manager = _manager(context)
-        work = manager.qalloc(max(0, last - 1))
+        work = allocate(context, self.num_work_qubits())
         ops: list[cirq.Operation] = [*agree]
         ladder: list[cirq.Operation] = []
         for p in events:
@@ -151,7 +198,7 @@ class LessThanConstant(cirq.Gate):
                 prefix = register[0] if p == 1 else work[p - 2]
                 ops += [flip, cirq.TOFFOLI(prefix, register[p], flag), flip]
         ops += [*reversed(ladder), *agree]
-        manager.qfree(work)
+        release(context, work)
         return ops
 
     def _circuit_diagram_info_(self, args: cirq.CircuitDiagramInfoArgs) -> tuple[str, ...]:

@@ -29,7 +29,10 @@ from dataclasses import dataclass
 import cirq
 import numpy as np
 
+from qrtc.circuits._native import AncillaFreeQasm, controlled
+from qrtc.circuits._serialization import JsonDataclass
 from qrtc.circuits._tensor import flip, rotate_y, subspace
+from qrtc.circuits.work import allocate, release
 
 __all__ = ["MultiControlledRy", "MultiControlledX", "SwapRegisters", "and_ladder"]
 
@@ -54,7 +57,7 @@ def and_ladder(
 
 
 @dataclass(frozen=True)
-class MultiControlledX(cirq.Gate):
+class MultiControlledX(JsonDataclass, AncillaFreeQasm, cirq.Gate):
     """X on every target when each control equals its value.
 
     Qubits: ``controls`` (``len(control_values)``), then ``n_targets`` targets.
@@ -68,6 +71,19 @@ class MultiControlledX(cirq.Gate):
 
     def _num_qubits_(self) -> int:
         return len(self.control_values) + self.n_targets
+
+    def num_work_qubits(self) -> int:
+        """Clean work qubits of the decomposition (module table)."""
+        c = len(self.control_values)
+        if c <= 1 or (c == 2 and self.n_targets == 1):
+            return 0
+        return c - 2 if self.n_targets == 1 else c - 1
+
+    def ancilla_free_operations(self, qubits: Sequence[cirq.Qid]) -> list[cirq.Operation]:
+        """One cirq controlled X per target (the targets are not controls of each other)."""
+        n = len(self.control_values)
+        controls, targets = qubits[:n], qubits[n:]
+        return [controlled(cirq.X, controls, self.control_values, t) for t in targets]
 
     def _has_unitary_(self) -> bool:
         return True
@@ -97,20 +113,18 @@ class MultiControlledX(cirq.Gate):
             return [*negate, *(cirq.CNOT(controls[0], t) for t in targets), *negate]
         if n_controls == 2 and len(targets) == 1:
             return [*negate, cirq.TOFFOLI(*controls, targets[0]), *negate]
-        manager = _manager(context)
+        work = allocate(context, self.num_work_qubits())
         if len(targets) == 1:
             # The last rung of the ladder writes the target itself: one Toffoli and one
             # work qubit fewer than computing the AND first.
-            work = manager.qalloc(n_controls - 2)
             ladder, top = and_ladder(controls[:-1], work)
             ops = [*negate, *ladder, cirq.TOFFOLI(top, controls[-1], targets[0])]
             ops += [*reversed(ladder), *negate]
         else:
-            work = manager.qalloc(n_controls - 1)
             ladder, top = and_ladder(controls, work)
             ops = [*negate, *ladder, *(cirq.CNOT(top, t) for t in targets)]
             ops += [*reversed(ladder), *negate]
-        manager.qfree(work)
+        release(context, work)
         return ops
 
     def _circuit_diagram_info_(self, args: cirq.CircuitDiagramInfoArgs) -> tuple[str, ...]:
@@ -118,7 +132,7 @@ class MultiControlledX(cirq.Gate):
 
 
 @dataclass(frozen=True)
-class MultiControlledRy(cirq.Gate):
+class MultiControlledRy(JsonDataclass, AncillaFreeQasm, cirq.Gate):
     r"""$R_y(\theta)$ on the target when each control equals its value.
 
     Qubits: ``controls`` (``len(control_values)``), then the target.
@@ -129,6 +143,16 @@ class MultiControlledRy(cirq.Gate):
 
     def _num_qubits_(self) -> int:
         return len(self.control_values) + 1
+
+    def num_work_qubits(self) -> int:
+        """Clean work qubits of the decomposition (module table)."""
+        c = len(self.control_values)
+        return c - 1 if c >= 2 else 0
+
+    def ancilla_free_operations(self, qubits: Sequence[cirq.Qid]) -> list[cirq.Operation]:
+        """One cirq controlled $R_y$."""
+        ry = cirq.ry(self.angle)
+        return [controlled(ry, qubits[:-1], self.control_values, qubits[-1])]
 
     def _has_unitary_(self) -> bool:
         return True
@@ -154,11 +178,10 @@ class MultiControlledRy(cirq.Gate):
         half = self.angle / 2
         if len(controls) == 1:
             return [*negate, *_controlled_ry(half, controls[0], target), *negate]
-        manager = _manager(context)
-        work = manager.qalloc(len(controls) - 1)
+        work = allocate(context, self.num_work_qubits())
         ladder, top = and_ladder(controls, work)
         ops = [*negate, *ladder, *_controlled_ry(half, top, target), *reversed(ladder), *negate]
-        manager.qfree(work)
+        release(context, work)
         return ops
 
     def _circuit_diagram_info_(self, args: cirq.CircuitDiagramInfoArgs) -> tuple[str, ...]:
@@ -178,7 +201,7 @@ def _controlled_ry(half: float, control: cirq.Qid, target: cirq.Qid) -> list[cir
 
 
 @dataclass(frozen=True)
-class SwapRegisters(cirq.Gate):
+class SwapRegisters(JsonDataclass, cirq.Gate):
     """Swap two registers of ``size`` qubits, optionally controlled by one qubit.
 
     Qubits: the control (if ``with_control``), register a, register b.
@@ -189,6 +212,9 @@ class SwapRegisters(cirq.Gate):
 
     def _num_qubits_(self) -> int:
         return 2 * self.size + int(self.with_control)
+
+    def num_work_qubits(self) -> int:
+        return 0
 
     def _has_unitary_(self) -> bool:
         return True
@@ -230,9 +256,3 @@ class SwapRegisters(cirq.Gate):
     def _circuit_diagram_info_(self, args: cirq.CircuitDiagramInfoArgs) -> tuple[str, ...]:
         names = [f"swap_a{k}" for k in range(self.size)] + [f"swap_b{k}" for k in range(self.size)]
         return ("@", *names) if self.with_control else tuple(names)
-
-
-def _manager(context: cirq.DecompositionContext | None) -> cirq.QubitManager:
-    if context is None:
-        return cirq.SimpleQubitManager()
-    return context.qubit_manager

@@ -15,13 +15,14 @@ therefore $e$ gates of $k + w$ controls each; see :mod:`qrtc.circuits.controlled
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import cirq
 import numpy as np
 from numpy.typing import NDArray
 
+from qrtc.circuits._serialization import NAMESPACE, JsonDataclass
 from qrtc.circuits._tensor import bits_of, flip, rotate_y, subspace
 from qrtc.circuits.controlled import MultiControlledRy, MultiControlledX
 
@@ -29,17 +30,63 @@ __all__ = ["RotationLookup", "Table", "XorLookup"]
 
 
 @dataclass(frozen=True, eq=False)
-class Table:
-    """A sparse classical table: distinct ``addresses`` (sorted, int64) and their ``values``."""
+class Table(cirq.SerializableByKey):  # type: ignore[misc]
+    r"""A sparse classical table: distinct ``addresses`` (sorted, int64) and their ``values``.
+
+    Equal when both arrays are equal, dtype included (exact, no tolerance); read-only. In cirq
+    JSON a table is written once and referenced by every gate that shares it (a QSVT circuit
+    holds each table of $U$ in $d$ copies of $U$ and $U^\dagger$), its values as exact
+    JSON numbers with their dtype.
+    """
 
     addresses: NDArray[np.int64]
     values: NDArray[Any]
+    _hash: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         assert self.addresses.shape == self.values.shape and self.addresses.ndim == 1
         assert np.all(np.diff(self.addresses) > 0), "addresses must be sorted and distinct"
         for array in (self.addresses, self.values):
             array.flags.writeable = False
+        key = (self.addresses.tobytes(), self.values.dtype.str, self.values.tobytes())
+        object.__setattr__(self, "_hash", hash(key))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Table):
+            return NotImplemented
+        return self is other or (
+            self._hash == other._hash
+            and self.values.dtype == other.values.dtype
+            and np.array_equal(self.addresses, other.addresses)
+            and np.array_equal(self.values, other.values)
+        )
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __repr__(self) -> str:
+        # Python's float repr round-trips exactly, numpy's array repr (8 digits) does not.
+        return (
+            f"Table(addresses=np.array({self.addresses.tolist()!r}, dtype=np.int64), "
+            f"values=np.array({self.values.tolist()!r}, dtype=np.{self.values.dtype.name}))"
+        )
+
+    @classmethod
+    def _json_namespace_(cls) -> str:
+        return NAMESPACE
+
+    def _json_dict_(self) -> dict[str, Any]:
+        return {
+            "addresses": self.addresses.tolist(),
+            "values": self.values.tolist(),
+            "dtype": self.values.dtype.name,
+        }
+
+    @classmethod
+    def _from_json_dict_(
+        cls, addresses: list[int], values: list[Any], dtype: str, **kwargs: Any
+    ) -> Table:
+        return cls(np.array(addresses, dtype=np.int64), np.array(values, dtype=np.dtype(dtype)))
 
     @classmethod
     def from_arrays(cls, addresses: NDArray[np.int64], values: NDArray[Any]) -> Table:
@@ -71,8 +118,8 @@ class Table:
         return found, clipped
 
 
-@dataclass(frozen=True, eq=False)
-class XorLookup(cirq.Gate):
+@dataclass(frozen=True)
+class XorLookup(JsonDataclass, cirq.Gate):
     """Qubits: controls, ``address_width`` address qubits, ``data_width`` data qubits.
 
     ``table`` maps addresses to non-zero integer values.
@@ -93,6 +140,14 @@ class XorLookup(cirq.Gate):
 
     def _num_qubits_(self) -> int:
         return len(self.control_values) + self.address_width + self.data_width
+
+    def num_work_qubits(self) -> int:
+        """The most any entry's ``MultiControlledX`` needs (they run one after another)."""
+        controls = len(self.control_values) + self.address_width
+        fan_outs = {int(v).bit_count() for v in np.unique(self.table.values).tolist()}
+        return max(
+            (MultiControlledX((1,) * controls, t).num_work_qubits() for t in fan_outs), default=0
+        )
 
     def _has_unitary_(self) -> bool:
         return True
@@ -134,8 +189,8 @@ class XorLookup(cirq.Gate):
         )
 
 
-@dataclass(frozen=True, eq=False)
-class RotationLookup(cirq.Gate):
+@dataclass(frozen=True)
+class RotationLookup(JsonDataclass, cirq.Gate):
     """Qubits: controls, ``address_width`` address qubits, the rotated qubit.
 
     ``table`` maps addresses to angles; every other address rotates by ``default_angle``.
@@ -155,6 +210,14 @@ class RotationLookup(cirq.Gate):
 
     def _num_qubits_(self) -> int:
         return len(self.control_values) + self.address_width + 1
+
+    def num_work_qubits(self) -> int:
+        """The most any of the ``MultiControlledRy`` needs (they run one after another)."""
+        default = MultiControlledRy(self.default_angle, self.control_values).num_work_qubits()
+        if not np.any(self.table.values != self.default_angle):
+            return default
+        controls = (1,) * (len(self.control_values) + self.address_width)
+        return max(default, MultiControlledRy(0.0, controls).num_work_qubits())
 
     def _has_unitary_(self) -> bool:
         return True

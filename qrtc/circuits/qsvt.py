@@ -52,6 +52,7 @@ import cirq
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from qrtc.circuits._serialization import JsonDataclass
 from qrtc.circuits._tensor import subspace
 from qrtc.circuits.controlled import MultiControlledX
 from qrtc.errors import CompileError
@@ -61,7 +62,7 @@ __all__ = ["ProjectorPhase", "QsvtLayout", "qsvt_circuit", "reflection_offsets"]
 
 
 @dataclass(frozen=True)
-class ProjectorPhase(cirq.Gate):
+class ProjectorPhase(JsonDataclass, cirq.Gate):
     r"""$e^{i\psi_b(2\Pi - 1)}$, $\Pi = |0\rangle\langle 0|$ on the controls, with
     $\psi_b = \text{offset} + (-1)^b\,\text{angle}$ ($b$ the branch qubit, $b = 0$ when
     ``branched`` is false).
@@ -84,11 +85,17 @@ class ProjectorPhase(cirq.Gate):
     def _num_qubits_(self) -> int:
         return self.n_controls + 1 + int(self.branched)
 
+    def num_work_qubits(self) -> int:
+        """Those of the multi-controlled X onto the signal."""
+        return MultiControlledX((0,) * self.n_controls).num_work_qubits()
+
     def _has_unitary_(self) -> bool:
         return True
 
     def __pow__(self, power: float) -> ProjectorPhase:
-        # Diagonal: any real power scales both angles.
+        # Diagonal: any real power scales both angles (not a symbol: the angles are floats).
+        if not isinstance(power, int | float):
+            return NotImplemented
         return ProjectorPhase(
             power * self.angle, power * self.offset, self.n_controls, self.branched
         )

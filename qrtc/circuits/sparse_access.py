@@ -39,9 +39,11 @@ import cirq
 import numpy as np
 import scipy.sparse
 
+from qrtc.circuits._serialization import JsonDataclass
 from qrtc.circuits.controlled import SwapRegisters
 from qrtc.circuits.lookup import RotationLookup, Table, XorLookup
 from qrtc.circuits.state_preparation import UniformSuperposition
+from qrtc.circuits.work import num_work_qubits
 
 __all__ = [
     "IndexOracle",
@@ -130,8 +132,8 @@ class SparseAccessTables:
         )
 
 
-@dataclass(frozen=True, eq=False)
-class IndexOracle(cirq.Gate):
+@dataclass(frozen=True)
+class IndexOracle(JsonDataclass, cirq.Gate):
     r"""$O_r$ or $O_c$: qubits controls, index ($m$), out ($w$), sys ($w$).
 
     ``forward`` XORs into out from (index, sys); ``position`` XORs into index from (out, sys).
@@ -148,6 +150,11 @@ class IndexOracle(cirq.Gate):
 
     def _num_qubits_(self) -> int:
         return len(self.control_values) + self.index_width + 2 * self.width
+
+    def num_work_qubits(self) -> int:
+        """The more of its two lookups' (they run one after the other)."""
+        ops = self._lookups(cirq.LineQid.for_gate(self))
+        return max((num_work_qubits(op.gate) for op in ops), default=0)
 
     def _has_unitary_(self) -> bool:
         return True

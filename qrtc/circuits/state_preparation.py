@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import cirq
 import numpy as np
 
+from qrtc.circuits._serialization import JsonDataclass
 from qrtc.circuits._tensor import rotate_y, subspace
 from qrtc.circuits.controlled import MultiControlledRy
 
@@ -52,7 +53,7 @@ def rotation_tree(n_items: int, width: int) -> list[Rotation]:
 
 
 @dataclass(frozen=True)
-class UniformSuperposition(cirq.Gate):
+class UniformSuperposition(JsonDataclass, cirq.Gate):
     """Qubits: controls (``control_values``), then the ``width``-qubit register.
 
     Acts only when the controls match; ``adjoint`` gives the inverse.
@@ -65,6 +66,16 @@ class UniformSuperposition(cirq.Gate):
 
     def _num_qubits_(self) -> int:
         return len(self.control_values) + self.width
+
+    def num_work_qubits(self) -> int:
+        """The most any rotation's ``MultiControlledRy`` needs (they run one after another)."""
+        return max(
+            (
+                MultiControlledRy(0.0, (1,) * (len(self.control_values) + len(c))).num_work_qubits()
+                for _, _, c in self._rotations()
+            ),
+            default=0,
+        )
 
     def _has_unitary_(self) -> bool:
         return True

@@ -27,9 +27,12 @@ import cirq
 import numpy as np
 from numpy.typing import NDArray
 
+from qrtc.circuits._native import AncillaFreeQasm, controlled
+from qrtc.circuits._serialization import JsonDataclass
 from qrtc.circuits._tensor import apply_classical, bits_of, field_of, with_field
 from qrtc.circuits.arithmetic import Increment, LessThanConstant
-from qrtc.circuits.controlled import MultiControlledX, _manager
+from qrtc.circuits.controlled import MultiControlledX
+from qrtc.circuits.work import ExplicitWork, allocate, never_reuses, num_work_qubits, release
 
 __all__ = ["BlockTypeOracle", "MixedRadixIncrement", "TYPE_ATTACK", "TYPE_IDLE", "TYPE_LEARNER"]
 
@@ -42,7 +45,7 @@ def phase_width(radix: int) -> int:
 
 
 @dataclass(frozen=True)
-class MixedRadixIncrement(cirq.Gate):
+class MixedRadixIncrement(JsonDataclass, cirq.Gate):
     """Qubits: controls, $o$ (``outer_width``), $k$ (``phase_width(radix)``), the carry flag.
 
     No flag qubit when ``radix == 1``. Off the valid range ($k > K$) the map is still a
@@ -60,6 +63,11 @@ class MixedRadixIncrement(cirq.Gate):
     def _num_qubits_(self) -> int:
         flag = 1 if self.radix > 1 else 0
         return len(self.control_values) + self.outer_width + self.phase_width + flag
+
+    def num_work_qubits(self) -> int:
+        """The most any of the decomposition's gates needs (they run one after another)."""
+        ops = self._decompose_(cirq.LineQid.for_gate(self))
+        return max((num_work_qubits(op.gate) for op in ops), default=0)
 
     def _has_unitary_(self) -> bool:
         return True
@@ -116,7 +124,7 @@ class MixedRadixIncrement(cirq.Gate):
 
 
 @dataclass(frozen=True)
-class BlockTypeOracle(cirq.Gate):
+class BlockTypeOracle(JsonDataclass, AncillaFreeQasm, cirq.Gate):
     """Qubits: $o$ (``outer_width``), $k$ (``phase_width(radix)``), the 2-qubit type register.
 
     ``horizon`` is $T$ (so $S = T \\cdot$ ``radix``), ``n_blocks`` is $n_b$.
@@ -149,6 +157,47 @@ class BlockTypeOracle(cirq.Gate):
     def _num_qubits_(self) -> int:
         return self.outer_width + self.phase_width + 2
 
+    def _n_flags(self) -> int:
+        # Flags that are constant for this radix need no qubit: e is 1 when K = 0, and v is
+        # 1 when K + 1 is a power of two.
+        return 2 + int(self.phase_width > 0) + int(self.radix < 1 << self.phase_width)
+
+    def _child_work(self) -> int:
+        n_o, n_k = self.outer_width, self.phase_width
+        last_row = self.n_blocks - 1
+        concatenated = ((last_row // self.radix) << n_k) | (last_row % self.radix)
+        children: list[cirq.Gate] = [
+            LessThanConstant(n_o, self.horizon),
+            LessThanConstant(n_o + n_k, concatenated),
+        ]
+        if n_k:
+            children.append(MultiControlledX(bits_of(self.radix - 1, n_k)))
+        if self.radix < 1 << n_k:
+            children += [LessThanConstant(n_k, self.radix), MultiControlledX((1, 0, 0))]
+        return max(num_work_qubits(g) for g in children)
+
+    def num_work_qubits(self) -> int:
+        """The flags $s, q$ (and $e, v$ where not constant), plus the most any comparator or
+        multi-controlled X among them needs; those get theirs through ``ExplicitWork``."""
+        return self._n_flags() + self._child_work()
+
+    def ancilla_free_operations(self, qubits: Sequence[cirq.Qid]) -> list[cirq.Operation]:
+        """A table: per time-register value, a controlled X onto each set bit of its type
+        ($2^{n_o + n_k}$ values, at most 2 gates each)."""
+        width = self.outer_width + self.phase_width
+        time_register, (high, low) = qubits[:width], qubits[width:]
+        values = np.arange(1 << width, dtype=np.int64)
+        kinds = self.block_type(values >> self.phase_width, values & ((1 << self.phase_width) - 1))
+        ops = []
+        for value, kind in zip(values.tolist(), kinds.tolist(), strict=True):
+            pattern = bits_of(value, width)
+            ops += [
+                controlled(cirq.X, time_register, pattern, target)
+                for target, bit in ((high, kind >> 1), (low, kind & 1))
+                if bit
+            ]
+        return ops
+
     def _has_unitary_(self) -> bool:
         return True
 
@@ -173,15 +222,16 @@ class BlockTypeOracle(cirq.Gate):
         n_o, n_k = self.outer_width, self.phase_width
         outer, phase = qubits[:n_o], qubits[n_o : n_o + n_k]
         high, low = qubits[-2], qubits[-1]
-        manager = _manager(context)
         last_row = self.n_blocks - 1
         concatenated = ((last_row // self.radix) << n_k) | (last_row % self.radix)
-        # Flags that are constant for this radix need no qubit: e is 1 when K = 0, and v is
-        # 1 when K + 1 is a power of two.
-        needs_v = self.radix < 1 << n_k
-        step, more = manager.qalloc(2)
-        learner = manager.qalloc(1)[0] if n_k else None
-        valid = manager.qalloc(1)[0] if needs_v else None
+        n_flags = self._n_flags()
+        # With a manager that never reuses, the comparators may allocate their own work.
+        fresh = never_reuses(context)
+        work = allocate(context, n_flags + (0 if fresh else self._child_work()))
+        flags, child_work = work[:n_flags], work[n_flags:]
+        step, more = flags[:2]
+        learner = flags[2] if n_k else None
+        valid = flags[-1] if self.radix < 1 << n_k else None
         compute: list[cirq.Operation] = [
             LessThanConstant(n_o, self.horizon).on(*outer, step),
             LessThanConstant(n_o + n_k, concatenated).on(*outer, *phase, more),
@@ -205,8 +255,19 @@ class BlockTypeOracle(cirq.Gate):
             write.append(cirq.TOFFOLI(step, learner, low))
         else:
             write.append(cirq.CNOT(step, low))
+
+        def explicit(op: cirq.Operation) -> cirq.Operation:
+            # The comparators' ladders must not take the flags this gate still holds.
+            need = num_work_qubits(op.gate)
+            if fresh or not need:
+                return op
+            assert op.gate is not None
+            return ExplicitWork(op.gate, need).on(*op.qubits, *child_work[:need])
+
+        compute = [explicit(op) for op in compute]
+        write = [explicit(op) for op in write]
         ops = [*compute, *write, *reversed(compute)]
-        manager.qfree([q for q in (step, more, learner, valid) if q is not None])
+        release(context, work)
         return ops
 
     def _circuit_diagram_info_(self, args: cirq.CircuitDiagramInfoArgs) -> tuple[str, ...]:

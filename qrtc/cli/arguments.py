@@ -203,7 +203,8 @@ def build_parser() -> argparse.ArgumentParser:
         "scale.json and PNG plots (kappa and queries vs T, queries vs n, the classical PGD "
         "cost beside them), each point marked built (exact kappa of the assembled system), "
         "formula (bound) or extrapolated. Along params it builds a sparse family of the model "
-        "(the spec copied into independent blocks, qrtc.family) while kappa stays exact, fits "
+        "(the spec copied into independent blocks, qrtc.studies.family) while kappa stays exact, "
+        "fits "
         "the queries' growth over those points and extrapolates beyond; says where the quantum "
         "query count drops below the classical operation count.",
     )

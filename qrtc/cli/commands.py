@@ -202,7 +202,7 @@ def plot_command(args: argparse.Namespace) -> int:
 
 
 def resources_command(args: argparse.Namespace) -> int:
-    from qrtc.estimate import estimate_resources, formulas
+    from qrtc.resources.estimate import estimate_resources, formulas
 
     if args.formulas:
         for name, expression in formulas().items():
@@ -230,7 +230,7 @@ def resources_command(args: argparse.Namespace) -> int:
 
 
 def scale_command(args: argparse.Namespace) -> int:
-    from qrtc.scale import (
+    from qrtc.studies.scale import (
         Axis,
         parse_range,
         scale_study,

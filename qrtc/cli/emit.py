@@ -147,8 +147,8 @@ def _block_encoding(c: Compilation, out_dir: Path, name: str) -> Emitted:
 
 def _resources(c: Compilation, out_dir: Path, name: str) -> Emitted:
     from qrtc.backends import export
-    from qrtc.backends.resource_formulas import predict_resources
-    from qrtc.backends.resources import count_resources
+    from qrtc.resources.counted import count_resources
+    from qrtc.resources.formulas import predict_resources
 
     encoding = c.block_encoding
     counted = count_resources(encoding)
@@ -159,7 +159,7 @@ def _resources(c: Compilation, out_dir: Path, name: str) -> Emitted:
 
 def _qasm(c: Compilation, out_dir: Path, name: str) -> Emitted:
     from qrtc.backends import export
-    from qrtc.backends.resources import count_resources
+    from qrtc.resources.counted import count_resources
 
     encoding = c.block_encoding
     counted = count_resources(encoding)

@@ -18,13 +18,13 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from qrtc.backends.resources import GateCounts, count_gates
 from qrtc.backends.simulate import DEFAULT_TIME_LIMIT_S, PostselectedState
 from qrtc.ir.block_system import BlockSystem
 from qrtc.ir.qsvt import QsvtCircuit
 from qrtc.ir.readout import Readout
 from qrtc.ir.spec import Spec
 from qrtc.pipeline import Compilation, EncodingChoice, Simulator, Stage, compile
+from qrtc.resources.counted import GateCounts, count_gates
 
 __all__ = ["RunReport", "run_spec"]
 

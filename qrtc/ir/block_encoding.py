@@ -17,11 +17,12 @@ structured encoding followed by the lifted register. The generic encoding uses $
 $R = 1$: the identity.
 
 The circuit holds the package's own gates (:mod:`qrtc.circuits`), not yet decomposed; their
-work qubits appear only when decomposed (:mod:`qrtc.backends.resources`).
+work qubits appear only when decomposed (:mod:`qrtc.resources.counted`).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -30,6 +31,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from qrtc.errors import SourceSpan
+from qrtc.ir import _text
 
 __all__ = ["BlockEncoding", "IndexMap", "Register"]
 
@@ -131,14 +133,54 @@ class BlockEncoding:
         """$e(i)$ for every $i < \\dim A$, shape ``(dim,)``."""
         return self.index_map(np.arange(self.dim, dtype=np.int64))
 
+    def verify(self) -> None:
+        """Check the registers, $\\alpha$, the index map and the circuit.
+
+        The registers partition ``qubit_order`` (no qubit twice) and the circuit acts on those
+        qubits only, without measurements; $\\alpha \\ge$ ``sparse_alpha`` $> 0$, both finite;
+        $e$ is strictly increasing (offset below $D \\le 2^{b_o}$, phase below
+        $R \\le 2^{b_R}$) and $e(\\dim A - 1) < 2^{\\rm system\\ qubits}$, so it is injective
+        into the system space; query counts are non-negative.
+        """
+        order = self.qubit_order
+        assert len(set(order)) == len(order), "a qubit belongs to two registers"
+        assert all(len(r) >= 1 for r in (*self.system, *self.ancillas)), "an empty register"
+        assert self.circuit.all_qubits() <= set(order), "the circuit uses an undeclared qubit"
+        assert not any(
+            isinstance(op.gate, cirq.MeasurementGate) for op in self.circuit.all_operations()
+        ), "U must be unitary: it measures"
+        assert self.method in ("structured", "generic"), self.method
+        assert self.padding in ("identity", "zero"), self.padding
+        assert math.isfinite(self.alpha) and math.isfinite(self.sparse_alpha), "alpha not finite"
+        assert self.alpha > 0 and self.sparse_alpha > 0, "alpha must be positive"
+        assert self.alpha >= self.sparse_alpha * (1 - 1e-12), (
+            f"alpha = {self.alpha} below the sparse-access alpha {self.sparse_alpha}"
+        )
+        index_map = self.index_map
+        assert self.dim >= 1, f"dim = {self.dim}"
+        assert 1 <= index_map.block_size <= 1 << index_map.offset_bits, index_map
+        assert 1 <= index_map.radix <= 1 << index_map.radix_bits, index_map
+        last = int(index_map(self.dim - 1))
+        assert last < 1 << self.n_system_qubits, (
+            f"e(dim - 1) = {last} does not fit in {self.n_system_qubits} system qubits"
+        )
+        if self.dim <= 1 << 16:
+            assert np.all(np.diff(self.embedded_indices()) > 0), "e is not strictly increasing"
+        assert all(count >= 0 for count in self.queries.values()), self.queries
+
     def to_text(self) -> str:
         """A deterministic summary for ``qrtc compile --emit circuit``."""
+        index_map = self.index_map
         lines = [
             "block_encoding {",
             f"  method = {self.method}, dim = {self.dim}, padding = {self.padding}",
-            f"  alpha = {self.alpha:.6g} (sparse-access alpha = {self.sparse_alpha:.6g})",
+            f"  alpha = {_text.number(self.alpha)}"
+            f" (sparse-access alpha = {_text.number(self.sparse_alpha)})",
+            f"  qubits = {self.n_system_qubits} system + {self.n_ancilla_qubits} ancilla",
             "  system: " + ", ".join(f"{r.name}[{len(r)}]" for r in self.system),
             "  ancillas: " + ", ".join(f"{r.name}[{len(r)}]" for r in self.ancillas),
+            f"  index_map: block_size D = {index_map.block_size}, radix R = {index_map.radix}"
+            f" ({index_map.radix_bits} bits), offset_bits = {index_map.offset_bits}",
             "  queries: " + ", ".join(f"{k} x{v}" for k, v in sorted(self.queries.items())),
             f"  top-level operations = {len(list(self.circuit.all_operations()))}",
             "}",

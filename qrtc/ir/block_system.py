@@ -306,11 +306,28 @@ class BlockSystem:
         """The explicit matrix (if any) agrees with the implicit rows; $\\mathbf b$ is the lift."""
         self.carleman.verify()
         lifted = self.carleman.lift(self.carleman.initial_state - self.carleman.expansion_point)
-        assert np.allclose(self.initial_block, lifted)
+        assert np.allclose(self.initial_block, lifted), "b is not the lift of z_0 - z*"
+        sparsity = max(self.row_sparsity, self.column_sparsity)
+        assert self.alpha > 0 and math.isclose(
+            self.alpha, sparsity * self.max_abs_entry, rel_tol=1e-12
+        ), f"alpha = {self.alpha} is not s max|L_ij| = {sparsity * self.max_abs_entry}"
+        assert math.isclose(self.norm_bound, 1 + max(self.max_step_norm, 1.0), rel_tol=1e-12), (
+            "|L| bound is not 1 + max(c_max, 1)"
+        )
+        assert self.inverse_norm_bound <= self.n_blocks * self.propagator_bound * (1 + 1e-9), (
+            "|L^-1| bound exceeds n_b Lambda"
+        )
+        assert math.isclose(
+            self.kappa_bound, self.norm_bound * self.inverse_norm_bound, rel_tol=1e-12
+        ), "kappa bound is not |L| |L^-1|"
+        for name in ("terminal_probability", "theta_probability"):
+            value = getattr(self, name)
+            assert value is None or 0 <= value <= 1, f"{name} = {value} outside [0, 1]"
         if self.matrix is None:
             return
         matrix = self.matrix
         assert matrix.has_canonical_format
+        assert float(np.max(np.abs(matrix.data))) == self.max_abs_entry, "max_abs_entry"
         assert int(np.max(np.diff(matrix.indptr))) == self.row_sparsity
         assert int(np.max(np.bincount(matrix.indices, minlength=self.dim))) == self.column_sparsity
         rng = np.random.default_rng(0)

@@ -117,7 +117,7 @@ class CarlemanMatrix:
         matrix = self.matrix
         assert matrix.has_canonical_format, "CSR must be sorted without duplicates"
         assert np.all(matrix.data != 0), "explicit zeros"
-        assert np.all(np.isfinite(matrix.data))
+        assert np.all(np.isfinite(matrix.data)), f"{self.kind}: C is not finite"
         first = matrix.indptr[1] - matrix.indptr[0]
         assert first == 1 and matrix.indices[0] == 0 and matrix.data[0] == 1.0, "C_00 = 1"
         assert self.row_sparsity == int(np.max(np.diff(matrix.indptr)))
@@ -249,6 +249,19 @@ class CarlemanMaps:
         \\rfloor$ when $D_N$ is small (paper.md §8 item 2)."""
         self.attack.verify()
         self.learner.verify()
+        assert np.all(np.isfinite(self.expansion_point)), "z* is not finite"
+        assert np.all(np.isfinite(self.initial_state)), "z_0 is not finite"
+        for carleman in (self.attack, self.learner):
+            norms = carleman.coefficient_norms
+            assert len(norms) == self.degree + 1, (
+                f"{carleman.kind}: {len(norms)} coefficient norms for degree q = {self.degree}"
+            )
+            assert all(math.isfinite(v) and v >= 0 for v in (*norms, carleman.norm)), (
+                f"{carleman.kind}: norms must be finite and >= 0"
+            )
+        for name in ("orbit_radius", "truncation_error", "truncation_error_bound"):
+            value = getattr(self, name)
+            assert value is None or value >= 0, f"{name} = {value} is negative"
         if self.lifted_size > 20_000:
             return
         exact_levels = self.order // max(self.degree, 1)

@@ -46,6 +46,7 @@ __all__ = [
     "Transpose",
     "freeze_array",
     "postorder",
+    "to_text",
 ]
 
 
@@ -294,3 +295,76 @@ def postorder(root: Node) -> Iterator[Node]:
             continue
         stack.append((node, True))
         stack.extend((child, False) for child in reversed(children(node)) if id(child) not in seen)
+
+
+# Binding strength of each rendered form: a child binding less than its parent is parenthesised.
+_SUM, _PRODUCT, _NEGATION, _POWER, _ATOM = 1, 2, 3, 4, 5
+
+
+def to_text(root: Node, *, limit: int = 400) -> str:
+    """``root`` as one line of infix text, deterministic, for ``Problem.to_text``.
+
+    Calls print as in the spec (``dot``, ``sum``, ``transpose``); a :class:`Taylor` node as
+    ``taylor(function, order K, at a)(u)``; a constant in full up to 8 entries. Each
+    sub-expression is cut to ``limit`` characters (``...``), so a DAG with shared nodes
+    cannot blow up; built bottom-up, without recursion.
+    """
+    rendered: dict[int, tuple[str, int]] = {}
+
+    def child(node: Node, binding: int) -> str:
+        text, strength = rendered[id(node)]
+        return f"({text})" if strength < binding else text
+
+    for node in postorder(root):
+        match node:
+            case Parameter() | Input() | Label():
+                text, strength = node.name, _ATOM
+            case Constant():
+                negative = node.value.ndim == 0 and float(node.value) < 0
+                text, strength = _constant_text(node.value), _NEGATION if negative else _ATOM
+            case Add() | Sub():
+                op = " + " if isinstance(node, Add) else " - "
+                # a - (b - c): the right operand of a difference binds like a product.
+                right = child(node.right, _PRODUCT if isinstance(node, Sub) else _SUM)
+                text, strength = child(node.left, _SUM) + op + right, _SUM
+            case Mul() | MatMul():
+                op = " * " if isinstance(node, Mul) else " @ "
+                right = child(node.right, _NEGATION)
+                text, strength = child(node.left, _PRODUCT) + op + right, _PRODUCT
+            case Neg():
+                text, strength = "-" + child(node.operand, _POWER), _NEGATION
+            case Power():
+                text, strength = f"{child(node.operand, _ATOM)}^{node.exponent}", _POWER
+            case Dot():
+                left, right = rendered[id(node.left)][0], rendered[id(node.right)][0]
+                text, strength = f"dot({left}, {right})", _ATOM
+            case Sum():
+                text, strength = f"sum({rendered[id(node.operand)][0]})", _ATOM
+            case Transpose():
+                text, strength = f"transpose({rendered[id(node.operand)][0]})", _ATOM
+            case Index():
+                indices = ", ".join(str(i) for i in node.indices)
+                text, strength = f"{child(node.operand, _ATOM)}[{indices}]", _ATOM
+            case Stack():
+                items = ", ".join(rendered[id(item)][0] for item in node.items)
+                text, strength = f"[{items}]", _ATOM
+            case Taylor():
+                operand = rendered[id(node.operand)][0]
+                text = f"taylor({node.function}, order {node.order}, at {node.center:g})({operand})"
+                strength = _ATOM
+        if len(text) > limit:
+            text, strength = text[: limit - 3] + "...", _ATOM
+        rendered[id(node)] = (text, strength)
+    return rendered[id(root)][0]
+
+
+def _constant_text(value: NDArray[np.float64]) -> str:
+    if value.ndim == 0:
+        return _number(float(value))
+    if value.size <= 8:
+        return "[" + ", ".join(_constant_text(row) for row in value) + "]"
+    return f"const{tuple(int(d) for d in value.shape)}"
+
+
+def _number(value: float) -> str:
+    return f"{(value if value != 0 else 0.0):.6g}"

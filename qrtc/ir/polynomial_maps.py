@@ -30,6 +30,7 @@ import scipy.sparse
 from numpy.typing import NDArray
 
 from qrtc.errors import SourceSpan
+from qrtc.ir import _text
 from qrtc.ir.expr import freeze_array
 
 __all__ = ["FrozenPattern", "PolynomialMap", "PolynomialMaps", "SparseTensor"]
@@ -76,6 +77,7 @@ class SparseTensor:
         assert np.all((self.columns >= 0) & (self.columns < self.size))
         assert np.all(np.diff(self.columns, axis=1) >= 0), "multi-indices must be non-decreasing"
         assert np.all(self.values != 0), "explicit zeros"
+        assert np.all(np.isfinite(self.values)), "non-finite coefficients"
         keys = np.column_stack([self.rows, self.columns])
         order = np.lexsort(keys.T[::-1])
         assert np.array_equal(order, np.arange(self.nnz)), "entries must be sorted"
@@ -144,8 +146,33 @@ class PolynomialMap:
         return out
 
     def verify(self) -> None:
+        assert np.all(np.isfinite(self.constant)), f"{self.kind}: b_0 is not finite"
         for term in self.terms:
             term.verify()
+
+    def _text_lines(self, *, entries: int = 16) -> list[str]:
+        """The ``to_text`` lines of this map: $b_0$, then each $A_k$ (entries listed when few)."""
+        lines = [
+            f"  {self.kind} {{",
+            f"    degree = {self.degree}",
+            f"    b0: nnz = {int(np.count_nonzero(self.constant))},"
+            f" |b0|_2 = {_text.number(float(np.linalg.norm(self.constant)))}",
+        ]
+        for term in self.terms:
+            largest = float(np.max(np.abs(term.values), initial=0.0))
+            lines.append(
+                f"    A_{term.degree}: nnz = {term.nnz}, max |entry| = {_text.number(largest)},"
+                f" |A|_F = {_text.number(float(np.linalg.norm(term.values)))}"
+            )
+            if term.nnz <= entries:
+                lines += [
+                    f"      [{row}; {', '.join(str(c) for c in columns)}] = {_text.number(value)}"
+                    for row, columns, value in zip(
+                        term.rows.tolist(), term.columns.tolist(), term.values.tolist(), strict=True
+                    )
+                ]
+        lines.append("  }")
+        return lines
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
@@ -222,8 +249,58 @@ class PolynomialMaps:
         return self.attack if substep % (self.pgd_steps + 1) else self.learner
 
     def verify(self) -> None:
+        """Both maps' tensors; finite $z^\\star$, $z_0 = (\\theta_0, 0)$; the attack map keeps
+        $\\theta$ ($b_0$ and $A_{k \\ge 2}$ vanish on the $\\theta$ rows, $A_1$ is the identity
+        there); the frozen pattern has shape ``(M, d)`` and entries in $\\{-1, 0, 1\\}$."""
         self.attack.verify()
         self.learner.verify()
+        n = self.n_params
+        assert self.horizon >= 1 and self.pgd_steps >= 1, (self.horizon, self.pgd_steps)
+        assert np.all(np.isfinite(self.expansion_point)), "z* is not finite"
+        assert np.all(np.isfinite(self.initial_state)), "z_0 is not finite"
+        assert not np.any(self.initial_state[n:]), "z_0 = (theta_0, 0): delta_0 must be 0"
+        assert not np.any(self.attack.constant[:n]), "the attack map moves theta (b_0)"
+        linear = self.attack.terms[0]
+        on_theta = linear.rows < n
+        assert np.array_equal(linear.rows[on_theta], np.arange(n)) and np.array_equal(
+            linear.columns[on_theta, 0], np.arange(n)
+        ), "the attack map's linear term is not the identity on theta"
+        assert np.all(linear.values[on_theta] == 1), "the attack map scales theta"
+        for term in self.attack.terms[1:]:
+            assert not np.any(term.rows < n), f"the attack map moves theta (A_{term.degree})"
+        for name in ("sign", "clipped"):
+            pattern = getattr(self.pattern, name)
+            if pattern is not None:
+                assert pattern.shape == (self.n_samples, self.input_size), (
+                    f"pattern.{name} has shape {pattern.shape}, not (M, d)"
+                )
+                assert np.all(np.isin(pattern, (-1, 0, 1))), f"pattern.{name} outside {{-1, 0, 1}}"
+
+    def to_text(self) -> str:
+        """A deterministic summary for ``qrtc compile --emit maps``: sizes, schedule, $z^\\star$,
+        $z_0$, the frozen pattern and each coefficient tensor (entries listed when few)."""
+
+        def pattern(values: NDArray[np.int8] | None) -> str:
+            if values is None:
+                return "none"
+            counts = {v: int(np.count_nonzero(values == v)) for v in (1, -1, 0)}
+            return f"shape {values.shape}, +1: {counts[1]}, -1: {counts[-1]}, 0: {counts[0]}"
+
+        lines = [
+            "polynomial_maps {",
+            f"  z = (theta, delta): n = {self.n_params}, M = {self.n_samples},"
+            f" d = {self.input_size}, d_z = {self.state_size}",
+            f"  substeps S = {self.n_substeps}  (T = {self.horizon}, K = {self.pgd_steps})",
+            f"  degree q = {self.degree}",
+            f"  expansion_point z* = {_text.array(self.expansion_point)}",
+            f"  initial_state z0 = {_text.array(self.initial_state)}",
+            f"  frozen sign pattern: {pattern(self.pattern.sign)}",
+            f"  frozen clip pattern: {pattern(self.pattern.clipped)}",
+            *self.attack._text_lines(),
+            *self.learner._text_lines(),
+            "}",
+        ]
+        return "\n".join(lines) + "\n"
 
 
 def _frozen_int(array: NDArray[np.int64]) -> NDArray[np.int64]:

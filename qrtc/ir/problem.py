@@ -26,14 +26,16 @@ is $K$ attack sub-steps and one learner sub-step, $S = T(K+1)$ sub-steps in all 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
+from pathlib import PurePath
 from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
 
 from qrtc.errors import SourceSpan
-from qrtc.ir import expr
+from qrtc.ir import _text, expr
 from qrtc.ir.expr import freeze_array
 
 __all__ = ["AttackConfig", "CompileOptions", "ParameterBlock", "Problem", "TrainConfig"]
@@ -196,3 +198,146 @@ class Problem:
     def n_substeps(self) -> int:
         """$S = T (K + 1)$."""
         return self.train.horizon * (self.attack.steps + 1)
+
+    # -- checks and text ------------------------------------------------------------------------
+
+    def verify(self) -> None:
+        r"""Check the invariants too costly for ``__post_init__``.
+
+        The parameter blocks tile $\theta$ in declaration order; $\theta_0$, the data and
+        every constant are finite; the settings are finite and in range; and every node of
+        ``prediction`` and ``loss`` is consistent: parameters, input and label nodes match the
+        declarations, and each node's shape follows from its operands' (:mod:`qrtc.ir.expr`).
+        """
+        assert self.parameters, "a problem has at least one parameter"
+        names = [block.name for block in self.parameters]
+        assert len(set(names)) == len(names), f"parameter names repeat: {names}"
+        offset = 0
+        for block in self.parameters:
+            assert all(d >= 1 for d in block.shape), f"{block.name}: shape {block.shape}"
+            assert block.offset == offset, (
+                f"parameter {block.name!r} starts at {block.offset}, not {offset}"
+            )
+            offset += block.size
+        assert all(d >= 1 for d in self.input_shape), f"input shape {self.input_shape}"
+        assert all(d >= 1 for d in self.label_shape), f"label shape {self.label_shape}"
+        assert self.n_samples >= 1, "no training samples"
+        for name in ("theta0", "inputs", "labels"):
+            assert np.all(np.isfinite(getattr(self, name))), f"{name} is not finite"
+        attack, train, options = self.attack, self.train, self.options
+        assert attack.norm in ("linf", "l2") and attack.grad in ("plain", "sign"), attack
+        assert attack.start in ("warm", "zero") and attack.support in ("all", "data"), attack
+        assert math.isfinite(attack.radius) and math.isfinite(attack.step), attack
+        assert math.isfinite(train.lr), train
+        assert options.carleman_order is None or options.carleman_order >= 1, options
+        assert options.scale is None or (options.scale > 0 and math.isfinite(options.scale))
+        assert options.padding is None or options.padding >= 0, options
+        blocks = {block.name: block for block in self.parameters}
+        for root in (self.prediction, self.loss):
+            for node in expr.postorder(root):
+                self._verify_node(node, blocks)
+
+    def _verify_node(self, node: expr.Node, blocks: dict[str, ParameterBlock]) -> None:
+        shapes = [c.shape for c in expr.children(node)]
+        scalar_or_equal = len(shapes) == 2 and (
+            shapes[0] == shapes[1]
+            and node.shape == shapes[0]
+            or shapes[0] == ()
+            and node.shape == shapes[1]
+            or shapes[1] == ()
+            and node.shape == shapes[0]
+        )
+        match node:
+            case expr.Parameter():
+                block = blocks.get(node.name)
+                assert block is not None, f"undeclared parameter {node.name!r}"
+                assert (node.offset, node.shape) == (block.offset, block.shape), (
+                    f"parameter node {node.name!r} does not match its declaration"
+                )
+                ok = True
+            case expr.Input():
+                ok = (node.name, node.shape) == (self.input_name, self.input_shape)
+            case expr.Label():
+                ok = (node.name, node.shape) == (self.label_name, self.label_shape)
+            case expr.Constant():
+                ok = bool(np.all(np.isfinite(node.value)))
+            case expr.Add() | expr.Sub() | expr.Mul():
+                ok = scalar_or_equal
+            case expr.Neg():
+                ok = node.shape == shapes[0]
+            case expr.Power():
+                ok = node.exponent >= 0 and node.shape == shapes[0]
+            case expr.Dot():
+                ok = len(shapes[0]) == 1 and shapes[0] == shapes[1] and node.shape == ()
+            case expr.Sum():
+                ok = node.shape == ()
+            case expr.MatMul():
+                ok = _matmul_shape(shapes[0], shapes[1]) == node.shape
+            case expr.Transpose():
+                ok = len(shapes[0]) == 2 and node.shape == shapes[0][::-1]
+            case expr.Index():
+                ok = (
+                    len(node.indices) <= len(shapes[0])
+                    and all(0 <= i < d for i, d in zip(node.indices, shapes[0], strict=False))
+                    and node.shape == shapes[0][len(node.indices) :]
+                )
+            case expr.Stack():
+                ok = bool(shapes) and all(s == shapes[0] for s in shapes)
+                ok = ok and node.shape == (len(shapes), *shapes[0])
+            case expr.Taylor():
+                ok = (
+                    node.shape == shapes[0]
+                    and bool(node.coefficients)
+                    and all(math.isfinite(c) for c in (*node.coefficients, node.center))
+                )
+        assert ok, f"inconsistent {type(node).__name__} node: {node!r}"
+
+    def to_text(self) -> str:
+        """A deterministic summary for ``qrtc compile --emit problem``: sizes, data (in full
+        when small), the model and loss as formulas, and the three sections."""
+        options = self.options
+        attack, train = self.attack, self.train
+
+        def auto(value: float | None) -> str:
+            return "auto" if value is None else _text.number(value)
+
+        def shape(dims: tuple[int, ...]) -> str:
+            return "[" + ", ".join(str(d) for d in dims) + "]"
+
+        parameters = ", ".join(
+            f"{block.name}{shape(block.shape)} at {block.offset}" for block in self.parameters
+        )
+        lines = [
+            "problem {",
+            f"  file = {PurePath(self.file).name}",
+            f"  parameters: {parameters}  (n = {self.n_params})",
+            f"  theta0 = {_text.array(self.theta0)}",
+            f"  input {self.input_name}{shape(self.input_shape)}  (d = {self.input_size}),"
+            f" label {self.label_name}{shape(self.label_shape)}",
+            f"  samples M = {self.n_samples}",
+            f"  inputs = {_text.array(self.inputs)}",
+            f"  labels = {_text.array(self.labels)}",
+            f"  predict {self.prediction_name} = {expr.to_text(self.prediction)}",
+            f"  loss {self.loss_name} = {expr.to_text(self.loss)}",
+            f"  attack: norm = {attack.norm}, radius = {_text.number(attack.radius)},"
+            f" step = {_text.number(attack.step)}, steps K = {attack.steps},"
+            f" start = {attack.start}, grad = {attack.grad}, support = {attack.support}",
+            f"  train: lr = {_text.number(train.lr)}, horizon T = {train.horizon}",
+            f"  compile: carleman_order = {auto(options.carleman_order)},"
+            f" scale = {auto(options.scale)}, padding = {auto(options.padding)},"
+            f" precision = {_text.number(options.precision)}",
+            f"  state_size d_z = {self.state_size}, substeps S = {self.n_substeps}",
+            "}",
+        ]
+        return "\n".join(lines) + "\n"
+
+
+def _matmul_shape(left: tuple[int, ...], right: tuple[int, ...]) -> tuple[int, ...] | None:
+    """numpy's rule for 1-D and 2-D operands (None: the shapes do not multiply)."""
+    if len(left) == 2 and len(right) == 2 and left[1] == right[0]:
+        return (left[0], right[1])
+    if len(left) == 2 and len(right) == 1 and left[1] == right[0]:
+        return (left[0],)
+    if len(left) == 1 and len(right) == 2 and left[0] == right[0]:
+        return (right[1],)
+    return None

@@ -19,6 +19,7 @@ $p = s^2\alpha^2\|\mathbf L^{-1}\mathbf b\|^2/\|\mathbf b\|^2$ (up to the same e
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import cirq
@@ -26,6 +27,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from qrtc.errors import SourceSpan
+from qrtc.ir import _text
 from qrtc.ir.block_encoding import BlockEncoding
 
 __all__ = ["QsvtCircuit"]
@@ -99,9 +101,46 @@ class QsvtCircuit:
         r"""$p = s^2\alpha^2\|\mathbf L^{-1}\mathbf b\|^2/\|\mathbf b\|^2$."""
         return float((self.scale * self.encoding.alpha * solution_norm / rhs_norm) ** 2)
 
+    def verify(self) -> None:
+        """Check the encoding, the qubits and the polynomial.
+
+        The encoding verifies; ``qubit_order`` lists each qubit once and ends with the
+        encoding's ``qubit_order``; every post-selected value is 0 or 1; the coefficients and
+        phases are finite, $P$ is odd (even Chebyshev coefficients vanish) and $|P| \\le 1$ on
+        a grid of $[-1, 1]$ (4097 Chebyshev points); $\\kappa_{\\rm eff} \\ge 1$,
+        $0 < \\varepsilon_P < 1$, $s > 0$, the residual is finite and $\\ge 0$, and
+        ``queries`` $= d$.
+        """
+        self.encoding.verify()
+        order = self.qubit_order
+        assert len(set(order)) == len(order), "qubit_order lists a qubit twice"
+        inner = self.encoding.qubit_order
+        assert order[len(order) - len(inner) :] == inner, (
+            "qubit_order must end with the encoding's qubit_order (ancillas, then system)"
+        )
+        assert all(value in (0, 1) for value in self.postselect.values()), "postselect not 0/1"
+        assert self.coefficients.ndim == self.phases.ndim == 1, "coefficients, phases: 1-D"
+        assert np.all(np.isfinite(self.coefficients)), "Chebyshev coefficients not finite"
+        assert np.all(np.isfinite(self.phases)), "phases not finite"
+        assert not np.any(self.coefficients[0::2]), "P must be odd: an even coefficient"
+        grid = np.cos(np.pi * (np.arange(4097) + 0.5) / 4097)
+        largest = float(np.max(np.abs(np.polynomial.chebyshev.chebval(grid, self.coefficients))))
+        assert largest <= 1 + 1e-9, f"max |P| = {largest} > 1 on [-1, 1]"
+        assert math.isfinite(self.kappa) and self.kappa >= 1, f"kappa_eff = {self.kappa}"
+        assert 0 < self.polynomial_error < 1, f"polynomial error {self.polynomial_error}"
+        assert math.isfinite(self.scale) and self.scale > 0, f"scale s = {self.scale}"
+        assert math.isfinite(self.phase_residual) and self.phase_residual >= 0
+        assert self.queries == self.degree, f"{self.queries} queries for degree {self.degree}"
+        assert self.reference_degree >= 1, self.reference_degree
+
     def to_text(self) -> str:
-        """A deterministic summary for ``qrtc compile --emit qsvt``."""
+        """A deterministic summary for ``qrtc compile --emit qsvt``.
+
+        The phase residual is printed as its power-of-ten bound: its digits are rounding.
+        """
         kind = "exact" if self.kappa_is_exact else "bound"
+        phases, edge = self.phases, 4
+        post = ", ".join(f"{q}={v}" for q, v in self.postselect.items() if v)
         return (
             "\n".join(
                 [
@@ -112,11 +151,23 @@ class QsvtCircuit:
                     f"relative error <= {self.polynomial_error:.3g}",
                     f"  reference (Childs-Kothari-Somma) degree at equal error = "
                     f"{self.reference_degree}",
-                    f"  phases: {len(self.phases)}, residual = {self.phase_residual:.3g}",
+                    f"  phases: {len(phases)}, residual <= {_power_of_ten(self.phase_residual)}",
+                    f"    first {edge}: {_text.vector(phases[:edge])}",
+                    f"    last {edge}: {_text.vector(phases[-edge:])}",
                     f"  queries = {self.queries}, qubits = {self.n_qubits}, "
                     f"sign = {self.sign:+.0f}",
+                    "  qubit_order: " + ", ".join(str(q) for q in self.qubit_order),
+                    f"  postselect: {len(self.postselect)} qubits on 0"
+                    + (f", except {post}" if post else ""),
                     "}",
                 ]
             )
             + "\n"
         )
+
+
+def _power_of_ten(value: float) -> str:
+    """The smallest power of ten $\\ge$ ``value`` (``0`` for 0), as ``1e-14``."""
+    if value <= 0:
+        return "0"
+    return f"1e{math.ceil(math.log10(value))}"

@@ -7,7 +7,7 @@ see paper.md §4-§5"). ``padding = auto`` is $p = S$ (design.md §2 item 9).
 
 The explicit CSR is built only up to ``MAX_EXPLICIT_NNZ`` non-zeros; beyond, the system stays
 implicit (rows and columns on demand). $\Lambda$ and $\|\mathbf L^{-1}\|$ are bounded from the
-window norms of :mod:`qrtc.passes.propagator` (exact dense products while they are cheap).
+window norms of :mod:`qrtc.numerics.propagator` (exact dense products while they are cheap).
 """
 
 from __future__ import annotations
@@ -16,18 +16,17 @@ import dataclasses
 import math
 
 import numpy as np
-from numpy.typing import NDArray
 
 from qrtc.errors import CompileError
 from qrtc.ir.block_system import BlockSystem
 from qrtc.ir.carleman import CarlemanMaps
 from qrtc.ir.problem import CompileOptions
-from qrtc.passes.propagator import inverse_norm_bound, window_norms
+from qrtc.numerics.propagator import inverse_norm_bound, window_norms
+from qrtc.numerics.recurrence import forward_history
 
-__all__ = ["MAX_EXPLICIT_NNZ", "assemble_block_system", "forward_history"]
+__all__ = ["MAX_EXPLICIT_NNZ", "assemble_block_system"]
 
 MAX_EXPLICIT_NNZ = 30_000_000
-_MAX_RECURRENCE_WORK = 200_000_000
 
 
 def assemble_block_system(carleman: CarlemanMaps, *, options: CompileOptions) -> BlockSystem:
@@ -100,21 +99,6 @@ def assemble_block_system(carleman: CarlemanMaps, *, options: CompileOptions) ->
     if nnz <= MAX_EXPLICIT_NNZ:
         system = dataclasses.replace(system, matrix=system.to_scipy())
     return system
-
-
-def forward_history(carleman: CarlemanMaps) -> tuple[float, NDArray[np.float64]] | None:
-    r"""$(\sum_{s<S}\|y_s\|^2, y_S)$ with $y_s = C_s \cdots C_1 y_0$, by one sparse mat-vec per
-    sub-step; ``None`` beyond ``_MAX_RECURRENCE_WORK`` multiply-adds (overflow gives inf/nan)."""
-    substeps = carleman.n_substeps
-    if substeps * max(carleman.attack.nnz, carleman.learner.nnz) > _MAX_RECURRENCE_WORK:
-        return None
-    state: NDArray[np.float64] = carleman.lift(carleman.initial_state - carleman.expansion_point)
-    history = 0.0
-    with np.errstate(all="ignore"):
-        for substep in range(1, substeps + 1):
-            history += float(state @ state)
-            state = carleman.matrix_at(substep).matrix @ state
-    return history, state
 
 
 def _probabilities(carleman: CarlemanMaps, padding: int) -> tuple[float | None, float | None]:

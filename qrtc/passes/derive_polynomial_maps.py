@@ -1,6 +1,6 @@
 r"""The dynamics pass: a checked :class:`~qrtc.ir.problem.Problem` to its attack and learner maps.
 
-The per-example loss is evaluated symbolically with :mod:`qrtc.passes.sparse_polynomials` on the
+The per-example loss is evaluated symbolically with :mod:`qrtc.numerics.sparse_polynomials` on the
 joint state $z = (\theta, \delta_1, \dots, \delta_M)$ (expansion point $z^\star = 0$, so $u = z$):
 :class:`~qrtc.ir.expr.Input` of sample $i$ is $x_i + \delta_i$ with $\delta_{i,a} = z_{n + id + a}$,
 :class:`~qrtc.ir.expr.Label` is the number $y_i$, a :class:`~qrtc.ir.expr.Parameter` a block of
@@ -33,7 +33,7 @@ from qrtc.ir import expr
 from qrtc.ir.polynomial_maps import FrozenPattern, PolynomialMap, PolynomialMaps
 from qrtc.ir.problem import Problem
 from qrtc.ir.trajectory import Trajectory
-from qrtc.passes import sparse_polynomials as sp
+from qrtc.numerics import sparse_polynomials as sp
 
 __all__ = ["derive_polynomial_maps"]
 

@@ -37,18 +37,14 @@ from qrtc.circuits.time_register import BlockTypeOracle, MixedRadixIncrement, ph
 from qrtc.errors import CompileError
 from qrtc.ir.block_encoding import BlockEncoding, IndexMap, Register
 from qrtc.ir.block_system import BlockSystem
-from qrtc.ir.carleman import CarlemanMaps
+from qrtc.numerics.select_matrix import register_width, select_matrix
 
-__all__ = ["carleman_select_matrix", "encode_block_system", "encode_matrix", "select_matrix"]
+__all__ = ["MAX_GENERIC_NNZ", "encode_block_system", "encode_matrix"]
 
 _QUERIES = {"O_r": 1, "O_c": 1, "O_A": 1}
 
 # The generic tables hold one entry per non-zero of L; beyond this the circuit is not built.
 MAX_GENERIC_NNZ = 2_000_000
-
-
-def _width(size: int) -> int:
-    return max(1, (size - 1).bit_length())
 
 
 def _sparse_registers(
@@ -67,7 +63,7 @@ def encode_matrix(
 ) -> BlockEncoding:
     """The generic sparse-access block encoding of any real square sparse matrix."""
     dim = matrix.shape[0]
-    width = _width(dim)
+    width = register_width(dim)
     padded = scipy.sparse.csr_array(matrix.astype(np.float64))
     if padding == "identity" and dim < 1 << width:
         pad = scipy.sparse.eye_array((1 << width) - dim, format="csr")
@@ -91,30 +87,6 @@ def encode_matrix(
     )
 
 
-def select_matrix(system: BlockSystem) -> scipy.sparse.csr_array:
-    r"""$\hat C$ of ``system`` (:func:`carleman_select_matrix`)."""
-    return carleman_select_matrix(system.carleman)
-
-
-def carleman_select_matrix(carleman: CarlemanMaps) -> scipy.sparse.csr_array:
-    r"""$\hat C = C_{\mathcal A} \oplus C_{\mathcal L} \oplus I_{D_N} \oplus 0$, each block
-    $2^\lambda \times 2^\lambda$: shape ``(4 * 2**lambda, 4 * 2**lambda)``; independent of $T$."""
-    size = carleman.lifted_size
-    padded = 1 << _width(size)
-
-    def pad(block: scipy.sparse.csr_array) -> scipy.sparse.csr_array:
-        empty = scipy.sparse.csr_array((padded - size, padded - size))
-        return scipy.sparse.csr_array(scipy.sparse.block_diag([block, empty], format="csr"))
-
-    blocks = [
-        pad(carleman.attack.matrix),
-        pad(carleman.learner.matrix),
-        pad(scipy.sparse.eye_array(size, format="csr")),
-        scipy.sparse.csr_array((padded, padded)),
-    ]
-    return scipy.sparse.csr_array(scipy.sparse.block_diag(blocks, format="csr"))
-
-
 def encode_block_system(
     system: BlockSystem, *, method: Literal["structured", "generic"] = "structured"
 ) -> BlockEncoding:
@@ -131,9 +103,9 @@ def encode_block_system(
         return replace(encoding, origin=system.origin)
     radix = system.carleman.pgd_steps + 1
     n_blocks = system.n_blocks
-    outer = Register.named("time_outer", _width((n_blocks - 1) // radix + 1))
+    outer = Register.named("time_outer", register_width((n_blocks - 1) // radix + 1))
     phase = Register.named("time_phase", phase_width(radix))
-    lifted_bits = _width(system.block_size)
+    lifted_bits = register_width(system.block_size)
     lifted = Register.named("lifted", lifted_bits)
     block_type = Register.named("block_type", 2)
     tables = SparseAccessTables.from_matrix(select_matrix(system))

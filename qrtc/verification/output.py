@@ -4,7 +4,7 @@ r"""The rungs of what leaves the compiler: the OpenQASM text of $U$ and its reso
   ``qasm2`` reader; the re-read circuit (Qiskit's gates, qubits and angles) and cirq's are run
   from the same drawn basis states by the sparse basis simulator and must give the same state.
 * **resources**: gates, qubits and queries counted from $U$ and from the QSVT circuit against
-  the analytic formulas of :mod:`qrtc.backends.resource_formulas`.
+  the analytic formulas of :mod:`qrtc.resources.formulas`.
 """
 
 from __future__ import annotations
@@ -17,13 +17,13 @@ import cirq
 
 from qrtc.backends.basis_simulator import DROP_BELOW, simulate_basis
 from qrtc.backends.qasm import to_qasm
-from qrtc.backends.resource_formulas import predict_qsvt_resources, predict_resources
-from qrtc.backends.resources import (
+from qrtc.resources.counted import (
     GateCounts,
     count_gates,
     count_resources,
     decompose_to_primitives,
 )
+from qrtc.resources.formulas import predict_qsvt_resources, predict_resources
 from qrtc.verification.encoding import (
     PER_GATE,
     describe_key,

@@ -18,9 +18,9 @@ import scipy.sparse
 
 import qrtc
 from qrtc.backends import export
-from qrtc.backends.resources import count_resources, decompose_to_primitives
 from qrtc.passes.encode_block_system import encode_block_system, encode_matrix
 from qrtc.pipeline import compile_spec
+from qrtc.resources.counted import count_resources, decompose_to_primitives
 
 qasm2 = pytest.importorskip("qiskit.qasm2")
 quantum_info = pytest.importorskip("qiskit.quantum_info")

@@ -25,7 +25,7 @@ import qrtc
 from qrtc.ir import expr as E
 from qrtc.ir.polynomial_maps import FrozenPattern, PolynomialMaps, SparseTensor
 from qrtc.ir.problem import ParameterBlock
-from qrtc.passes import derive_polynomial_maps
+from qrtc.passes.derive_polynomial_maps import derive_polynomial_maps
 
 Array = NDArray[np.float64]
 

@@ -8,7 +8,7 @@ the requested horizon $T$ and model size $n$ follows from them:
   from the singular values of $\mathbf L$'s live part (dense SVD, or Lanczos on
   $\mathbf L^{-1}$, :func:`~qrtc.passes.invert_block_encoding.effective_condition_number`; so
   the estimate equals what ``qrtc run`` builds) while that part is small enough, else
-  $\alpha\max(1, B)$ with $B$ the window-norm bound of :mod:`qrtc.passes.propagator` (a
+  $\alpha\max(1, B)$ with $B$ the window-norm bound of :mod:`qrtc.numerics.propagator` (a
   spectral-projector tail makes it valid at any $T$).
 * **$\|\mathbf x\|$** from the forward recurrence, by repeated squaring of the period
   propagator (the history sum $\sum_m (P^m y_0)^\top Q (P^m y_0)$ doubles in $O(D^3\log M)$).
@@ -17,7 +17,7 @@ the requested horizon $T$ and model size $n$ follows from them:
   (:func:`~qrtc.qsp.polynomial.inverse_polynomial_scale`), the success probability
   $p = (s\alpha\|\mathbf x\|/\|\mathbf b\|)^2$ and the amplitude-amplification rounds
   $k = \lfloor \pi/(4\arcsin\sqrt p) \rfloor$: $d(2k+1)$ block-encoding queries.
-* **gates** of one query by the formulas of :mod:`qrtc.backends.resource_formulas` (equal to
+* **gates** of one query by the formulas of :mod:`qrtc.resources.formulas` (equal to
   the counted circuit), and of the QSVT circuit around it.
 
 **Model size.** ``params`` rescales the model by $r = n/n_0$ along the paper's sparse family
@@ -46,24 +46,24 @@ import numpy as np
 from numpy.typing import NDArray
 
 import qrtc.pipeline as pipeline
-from qrtc.backends.resource_formulas import predict_structured_resources, qsvt_resources
-from qrtc.backends.resources import DEFAULT_SYNTHESIS_ERROR, GateCounts, Resources
 from qrtc.circuits.sparse_access import SparseAccessTables
 from qrtc.errors import CompileError
 from qrtc.ir.carleman import CarlemanMaps, level_offset, lifted_size
 from qrtc.ir.polynomial_maps import PolynomialMap
 from qrtc.ir.spec import Spec
-from qrtc.passes.assemble_block_system import forward_history
-from qrtc.passes.encode_block_system import carleman_select_matrix
-from qrtc.passes.invert_block_encoding import (
+from qrtc.numerics.conditioning import (
     MAX_LANCZOS_KAPPA_DIM,
-    POLYNOMIAL_MAX_ABS,
-    POLYNOMIAL_SHARE,
     effective_condition_number,
     exact_kappa_method,
+)
+from qrtc.numerics.propagator import inverse_norm_bound, live_coordinates, window_norms
+from qrtc.numerics.recurrence import forward_history
+from qrtc.numerics.select_matrix import carleman_select_matrix
+from qrtc.passes.invert_block_encoding import (
+    POLYNOMIAL_MAX_ABS,
+    POLYNOMIAL_SHARE,
     polynomial_error,
 )
-from qrtc.passes.propagator import inverse_norm_bound, live_coordinates, window_norms
 from qrtc.qsp.phases import symmetric_phases
 from qrtc.qsp.polynomial import (
     cks_degree,
@@ -71,6 +71,8 @@ from qrtc.qsp.polynomial import (
     inverse_polynomial_degree,
     inverse_polynomial_scale,
 )
+from qrtc.resources.counted import DEFAULT_SYNTHESIS_ERROR, GateCounts, Resources
+from qrtc.resources.formulas import predict_structured_resources, qsvt_resources
 
 __all__ = [
     "COSTA_BOUND_CONSTANT",

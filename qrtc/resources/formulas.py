@@ -2,7 +2,7 @@ r"""Resources of the block encodings predicted by formula, without building a ci
 
 Each function is the closed-form cost of one gate of :mod:`qrtc.circuits` (the tables in those
 modules' docstrings), written independently of the gates' decompositions, which
-:func:`qrtc.backends.resources.count_resources` counts; the tests hold the two equal on every
+:func:`qrtc.resources.counted.count_resources` counts; the tests hold the two equal on every
 shipped example. Table-driven gates are summed over their tables with numpy (popcounts of the
 addresses and values), so the formula costs $O(\mathrm{nnz})$ array work at any size.
 
@@ -23,12 +23,12 @@ import numpy as np
 import scipy.sparse
 from numpy.typing import NDArray
 
-from qrtc.backends.resources import GateCounts, Resources, is_clifford_angle
 from qrtc.circuits.lookup import Table
 from qrtc.circuits.sparse_access import SparseAccessTables, index_width
 from qrtc.ir.block_system import BlockSystem
 from qrtc.ir.carleman import CarlemanMaps
-from qrtc.passes.encode_block_system import carleman_select_matrix
+from qrtc.numerics.select_matrix import carleman_select_matrix
+from qrtc.resources.counted import GateCounts, Resources, is_clifford_angle
 
 __all__ = [
     "SYSTEM_REGISTERS",

@@ -11,11 +11,11 @@ import pytest
 import scipy.linalg
 import scipy.sparse.linalg
 
-import qrtc.passes.invert_block_encoding as invert_block_encoding
-import qrtc.passes.propagator as propagator
+import qrtc.numerics.conditioning as conditioning
+import qrtc.numerics.propagator as propagator
 from qrtc.frontend.parse import parse_file
+from qrtc.numerics.conditioning import effective_condition_number
 from qrtc.passes.assemble_block_system import assemble_block_system
-from qrtc.passes.invert_block_encoding import effective_condition_number
 from qrtc.pipeline import compile_spec
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -126,8 +126,8 @@ def test_lanczos_on_the_inverse_gives_the_dense_svd_kappa(
     carleman, options = _carleman(name, horizon=horizon)
     system = assemble_block_system(carleman, options=dataclasses.replace(options, padding=padding))
     dense = 1.0 / float(scipy.linalg.svdvals(system.to_scipy().toarray())[-1])
-    monkeypatch.setattr(invert_block_encoding, "MAX_EXACT_KAPPA_DIM", 0)
-    assert invert_block_encoding.exact_kappa_method(system.dim) == "Lanczos"
+    monkeypatch.setattr(conditioning, "MAX_EXACT_KAPPA_DIM", 0)
+    assert conditioning.exact_kappa_method(system.dim) == "Lanczos"
     kappa, exact = effective_condition_number(system, alpha=1.0)
     assert exact and kappa == pytest.approx(max(1.0, dense), rel=1e-10)
 
@@ -141,7 +141,7 @@ def test_lanczos_that_does_not_converge_falls_back_to_the_bound(
     def no_convergence(*args: object, **kwargs: object) -> None:
         raise scipy.sparse.linalg.ArpackNoConvergence("no", np.zeros(0), np.zeros((0, 0)))
 
-    monkeypatch.setattr(invert_block_encoding, "MAX_EXACT_KAPPA_DIM", 0)
+    monkeypatch.setattr(conditioning, "MAX_EXACT_KAPPA_DIM", 0)
     monkeypatch.setattr(scipy.sparse.linalg, "svds", no_convergence)
     kappa, exact = effective_condition_number(system, alpha=1.0)
     assert not exact and kappa == max(1.0, system.inverse_norm_bound)

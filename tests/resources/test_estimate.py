@@ -9,24 +9,24 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qrtc.backends.readout import classical_solution
-from qrtc.backends.resources import count_gates, count_resources
 from qrtc.cli import main
 from qrtc.errors import QrtError
-from qrtc.estimate import estimate_resources, formulas, history_norms
 from qrtc.frontend.parse import parse_file
+from qrtc.numerics.conditioning import effective_condition_number
 from qrtc.passes.encode_block_system import encode_block_system
 from qrtc.passes.invert_block_encoding import (
     MAX_DEGREE,
-    effective_condition_number,
     invert_block_encoding,
     polynomial_error_for,
 )
+from qrtc.passes.read_out import classical_solution
 from qrtc.pipeline import compile_spec
 from qrtc.qsp.polynomial import inverse_polynomial_degree
-from qrtc.scale import parse_range, scale_study
+from qrtc.resources.counted import count_gates, count_resources
+from qrtc.resources.estimate import estimate_resources, formulas, history_norms
+from qrtc.studies.scale import parse_range, scale_study
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 BUILDABLE = [
     "tiny_robust",
     "robust_linreg",
@@ -111,11 +111,11 @@ def test_the_doubled_history_norm_equals_the_sparse_solve(
 ) -> None:
     import dataclasses
 
-    import qrtc.estimate
+    import qrtc.resources.estimate
     from qrtc.passes.assemble_block_system import assemble_block_system
 
     if not squared:  # the sparse recurrence, for lifted sizes too large to square
-        monkeypatch.setattr(qrtc.estimate, "_MAX_DENSE_HISTORY", 0)
+        monkeypatch.setattr(qrtc.resources.estimate, "_MAX_DENSE_HISTORY", 0)
     compilation = compile_spec(parse_file(EXAMPLES / "robust_linreg.qrt"), until="carleman")
     assert compilation.carleman is not None and compilation.problem is not None
     carleman = dataclasses.replace(compilation.carleman, horizon=horizon)

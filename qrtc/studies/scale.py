@@ -1,8 +1,9 @@
-r"""The scaling study: :func:`qrtc.estimate.estimate_resources` over a grid of horizons or model
+r"""The scaling study: :func:`qrtc.resources.estimate.estimate_resources` over a grid of
+horizons or model
 sizes, what ``qrtc scale`` prints and plots.
 
 Along $T$ every point is the spec's own system at that horizon. Along $n$ the points come from a
-built sparse family (:func:`qrtc.family.replicate`: the spec copied $r = n/n_0$ times into
+built sparse family (:func:`qrtc.studies.family.replicate`: the spec copied $r = n/n_0$ times into
 block-separable copies) while a member fits (:data:`MAX_FAMILY_ENTRIES`, and an exact
 $\kappa_{\rm eff}$) and its compilation succeeds; beyond that, and at sizes that are not a
 multiple of $n_0$, the formulas extrapolate from the largest built member below (holding its
@@ -27,10 +28,10 @@ from typing import Any, Literal
 import numpy as np
 
 from qrtc.errors import BackendError, QrtError
-from qrtc.estimate import ResourceEstimate, estimate_resources
-from qrtc.family import replicate
 from qrtc.frontend.check import check
 from qrtc.ir.spec import Spec
+from qrtc.resources.estimate import ResourceEstimate, estimate_resources
+from qrtc.studies.family import replicate
 
 __all__ = [
     "MAX_FAMILY_ENTRIES",
@@ -261,7 +262,8 @@ def _along_params(
     if len(built) > 1:
         notes.append(
             f"params: n = {', '.join(f'{n:,}' for n in sorted(built))} are built members of the "
-            f"sparse family of {Path(str(spec.file)).name} (qrtc.family.replicate: copies with "
+            f"sparse family of {Path(str(spec.file)).name} "
+            "(qrtc.studies.family.replicate: copies with "
             "their own parameters and samples, lr x copies)"
         )
         if problem.attack.support == "all":

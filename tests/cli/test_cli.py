@@ -11,7 +11,7 @@ import pytest
 
 from qrtc.cli import main
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "robust_linreg.qrt"
 
 
@@ -216,7 +216,7 @@ def test_commands_that_build_no_circuit_import_no_circuit_or_plot_library(
 ) -> None:
     """Fast start: ``python -X importtime -m qrtc check`` lists none of cirq, qsimcirq, sympy,
     matplotlib (before the one-driver change ``--help`` took 2.7 s importing them)."""
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     done = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "qrtc", *command],
         cwd=root,

@@ -18,7 +18,7 @@ from qrtc.cli import main
 from qrtc.cli.run_report import RunReport, run_spec
 from qrtc.pipeline import STAGE_NAMES
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 TINY = EXAMPLES / "tiny_robust.qrt"
 
 

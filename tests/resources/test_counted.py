@@ -11,11 +11,11 @@ import pytest
 import scipy.sparse
 
 import qrtc
-from qrtc.backends.resource_formulas import predict_resources
-from qrtc.backends.resources import GateCounts, count_resources, decompose_to_primitives
 from qrtc.ir.block_system import BlockSystem
 from qrtc.passes.encode_block_system import encode_block_system, encode_matrix
 from qrtc.pipeline import compile_spec
+from qrtc.resources.counted import GateCounts, count_resources, decompose_to_primitives
+from qrtc.resources.formulas import predict_resources
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 FAST = ["robust_linreg", "l2_inactive", "csv_regression", "two_layer_quadratic"]
@@ -120,9 +120,9 @@ def test_t_estimate_uses_seven_per_toffoli_and_ross_selinger_per_rotation() -> N
 @pytest.mark.parametrize("method", ["structured", "generic"])
 def test_qsvt_counts_equal_the_formula(method: str) -> None:
     """The whole QSVT circuit: d uses of U, d + 1 projector phases, counted == formula."""
-    from qrtc.backends.resource_formulas import predict_qsvt_resources
-    from qrtc.backends.resources import count_gates
     from qrtc.passes.invert_block_encoding import invert_block_encoding
+    from qrtc.resources.counted import count_gates
+    from qrtc.resources.formulas import predict_qsvt_resources
 
     system = compile_spec(qrtc.parse_file(EXAMPLES / "tiny_robust.qrt")).block_system
     assert system is not None

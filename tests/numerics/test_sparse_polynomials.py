@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from numpy.typing import NDArray
 
-from qrtc.passes import sparse_polynomials as sp
+from qrtc.numerics import sparse_polynomials as sp
 
 Array = NDArray[np.float64]
 Reference = Callable[[Array], Array]

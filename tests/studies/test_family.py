@@ -1,4 +1,4 @@
-"""qrtc.family.replicate: the built sparse family against the original spec and its trainer.
+"""qrtc.studies.family.replicate: the built sparse family against the original spec and its trainer.
 
 The independent source is always the original spec: its checked problem (data, theta0) and its
 exact PGD trajectory from ``qrtc.reference.train``. A replica with separate copies must
@@ -16,10 +16,10 @@ import pytest
 from numpy.typing import NDArray
 
 import qrtc
-from qrtc.family import MAX_REPLICATED_ENTRIES, FamilyError, check_separable, replicate
 from qrtc.frontend.format import format_spec
+from qrtc.studies.family import MAX_REPLICATED_ENTRIES, FamilyError, check_separable, replicate
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 Array = NDArray[np.float64]
 
