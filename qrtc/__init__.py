@@ -28,6 +28,7 @@ from qrtc.ir.trajectory import Trajectory
 from qrtc.pipeline import compile
 
 if TYPE_CHECKING:
+    from qrtc.backends.qiskit_export import to_qiskit
     from qrtc.verification import Rung, VerificationReport, verify
 
 __version__ = "0.1.0"
@@ -55,6 +56,7 @@ __all__ = [
     "parse",
     "parse_file",
     "reference",
+    "to_qiskit",
     "verify",
 ]
 
@@ -68,6 +70,10 @@ def __getattr__(name: str) -> object:
         from qrtc import verification
 
         return getattr(verification, name)
+    if name == "to_qiskit":  # Qiskit is an optional extra; cirq is imported only now
+        from qrtc.backends.qiskit_export import to_qiskit
+
+        return to_qiskit
     raise AttributeError(f"module 'qrtc' has no attribute {name!r}")
 
 

@@ -109,7 +109,8 @@ def _trajectory(c: Compilation, out_dir: Path, name: str) -> Emitted:
 def _maps(c: Compilation, out_dir: Path, name: str) -> Emitted:
     from qrtc.backends import export
 
-    return Emitted(export.write_maps(c.maps, out_dir))
+    maps = c.maps
+    return Emitted([*export.write_maps(maps, out_dir), _text(out_dir, "maps", maps.to_text())])
 
 
 def _carleman(c: Compilation, out_dir: Path, name: str) -> Emitted:
@@ -168,8 +169,11 @@ def _qasm(c: Compilation, out_dir: Path, name: str) -> Emitted:
 
 
 def _qsvt(c: Compilation, out_dir: Path, name: str) -> Emitted:
+    from qrtc.backends.qasm import write_qsvt_qasm
+
     qsvt = c.qsvt
     paths = [_text(out_dir, "qsvt", qsvt.to_text())]
+    paths += write_qsvt_qasm(qsvt, c.initial_state(), out_dir, name=name)
     line = (
         f"  QSVT inversion: degree {qsvt.degree}, {qsvt.n_qubits} qubits, "
         f"kappa_eff {qsvt.kappa:.4g}"

@@ -171,6 +171,37 @@ def test_compile_emits_every_stage(tmp_path: Path) -> None:
     assert "wrote" in result.stdout
 
 
+@pytest.mark.slow
+def test_compile_emits_each_stage_of_the_registry_as_the_compilation_built_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every stage of ``qrtc.pipeline.STAGES`` is written; what is written equals what
+    ``qrtc.compile`` builds (text summaries, the trajectory, the input state and amplitudes)."""
+    import numpy as np
+
+    import qrtc
+    from qrtc.cli import main
+    from qrtc.pipeline import STAGES
+
+    tiny = ROOT / "examples" / "tiny_robust.qrt"
+    emits = [arg for entry in STAGES for arg in ("--emit", entry.cli_name)]
+    assert main(["compile", str(tiny), *emits, "--encoding", "auto", "-o", str(tmp_path)]) == 0
+    compilation = qrtc.compile(tiny)
+    for entry in STAGES:
+        text = (tmp_path / entry.cli_name / f"{entry.name}.txt").read_text(encoding="utf-8")
+        assert text == compilation.stage(entry.name).to_text(), entry.name  # type: ignore[attr-defined]
+    arrays = np.load(tmp_path / "trajectory" / "trajectory.npz")
+    np.testing.assert_array_equal(arrays["theta"], compilation.trajectory.theta)
+    state = np.load(tmp_path / "qsvt" / "tiny_robust.b.npy")
+    n_work = int(np.log2(state.size)) - compilation.qsvt.n_qubits
+    np.testing.assert_array_equal(state[:: 1 << n_work], compilation.initial_state())
+    amplitudes = np.load(tmp_path / "simulation" / "amplitudes.npy")
+    np.testing.assert_array_equal(amplitudes, compilation.simulation.amplitudes)
+    for suffix in ("qsvt.qasm", "qsvt.qasm3", "qsvt.json"):
+        assert (tmp_path / "qsvt" / f"tiny_robust.{suffix}").stat().st_size > 0
+    assert "QSVT inversion: degree" in capsys.readouterr().out
+
+
 def test_report_holds_on_the_shipped_example() -> None:
     result = run("report", str(EXAMPLE), "--json")
     assert result.returncode == 0, result.stderr
