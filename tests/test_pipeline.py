@@ -124,6 +124,7 @@ def test_unknown_stage_is_a_usage_error() -> None:
         qrtc.compile(ROOT / "examples" / "tiny_robust.qrt").stage("circuit")  # type: ignore[arg-type]
 
 
+@pytest.mark.slow
 @settings(max_examples=40, deadline=None)
 @given(spec=specs())
 def test_generated_specs_lower_to_a_system_whose_terminal_block_is_the_trainer(

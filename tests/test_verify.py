@@ -68,6 +68,7 @@ def micro_report() -> VerificationReport:
     return verify(micro_spec(), examples=4)
 
 
+@pytest.mark.slow
 def test_the_micro_spec_passes_every_rung(micro_report: VerificationReport) -> None:
     assert [r.name for r in micro_report.rungs] == list(RUNG_NAMES)
     for rung in micro_report.rungs:
@@ -77,6 +78,7 @@ def test_the_micro_spec_passes_every_rung(micro_report: VerificationReport) -> N
     assert micro_report.passed and micro_report.encoding == "generic"
 
 
+@pytest.mark.slow
 def test_tolerances_come_from_bounds_and_are_not_vacuous(micro_report: VerificationReport) -> None:
     """Each tolerance is derived (its source names the bound), and the rounding bounds sit
     within a few orders of magnitude of double precision: a tolerance that lets anything pass
@@ -137,6 +139,7 @@ def test_a_rung_too_wide_is_skipped_with_its_qubit_count() -> None:
     assert report.to_json()["skipped"] == ["qsvt", "qsim"]
 
 
+@pytest.mark.slow
 def test_json_schema(micro_report: VerificationReport) -> None:
     payload = json.loads(json.dumps(micro_report.to_json()))
     assert payload["ok"] is True and payload["failed"] == [] and payload["skipped"] == []
@@ -168,6 +171,7 @@ def test_the_same_seed_draws_the_same_inputs() -> None:
         assert (a.cases, a.worst_error, a.tolerance) == (b.cases, b.worst_error, b.tolerance)
 
 
+@pytest.mark.slow
 def test_a_spec_breaking_an_assumption_fails_only_the_assumption_rung() -> None:
     """large_lr compiles (the stages are correct) but its propagator bound is 11.7 > 10."""
     report = verify(LARGE_LR, rungs=CHEAP, examples=5)
@@ -199,6 +203,7 @@ def test_a_mistake_in_the_spec_is_a_qrt_error() -> None:
         verify(micro_spec(), rungs=["mapz"])
 
 
+@pytest.mark.slow
 def test_assert_verified_returns_the_report_and_assert_rung_passes_the_rung() -> None:
     report = qrtc.testing.assert_verified(micro_spec(), rungs=["maps", "oracles"], examples=3)
     assert [r.status for r in report.rungs] == ["pass", "pass"]

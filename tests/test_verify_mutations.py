@@ -239,6 +239,7 @@ def test_phases_catch_a_wrong_phase(monkeypatch: pytest.MonkeyPatch) -> None:
     assert_passes(report, "polynomial")
 
 
+@pytest.mark.slow
 def test_qsvt_catches_a_wrong_projector_phase_in_the_circuit(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -264,6 +265,7 @@ def test_qsvt_catches_a_wrong_projector_phase_in_the_circuit(
     assert_passes(report, "phases", "qsim")  # qsim and cirq agree on the wrong circuit
 
 
+@pytest.mark.slow
 def test_qsim_catches_a_simulator_that_disagrees_with_cirq(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

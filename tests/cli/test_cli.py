@@ -130,6 +130,7 @@ def test_no_command_prints_usage() -> None:
     assert "usage: qrtc" in result.stderr
 
 
+@pytest.mark.slow
 def test_fmt_write_and_check(tmp_path: Path) -> None:
     spec = tmp_path / "messy.qrt"
     spec.write_text(
@@ -146,6 +147,7 @@ def test_fmt_write_and_check(tmp_path: Path) -> None:
     assert run("check", str(spec)).returncode == 0
 
 
+@pytest.mark.slow
 def test_compile_emits_every_stage(tmp_path: Path) -> None:
     result = run(
         "compile",
@@ -202,6 +204,7 @@ def test_compile_emits_each_stage_of_the_registry_as_the_compilation_built_it(
     assert "QSVT inversion: degree" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_report_holds_on_the_shipped_example() -> None:
     result = run("report", str(EXAMPLE), "--json")
     assert result.returncode == 0, result.stderr
@@ -210,6 +213,7 @@ def test_report_holds_on_the_shipped_example() -> None:
     assert any(check["name"].startswith("condition number") for check in payload["checks"])
 
 
+@pytest.mark.slow
 def test_report_on_an_unstable_spec_exits_1_pointing_at_train(tmp_path: Path) -> None:
     spec = tmp_path / "unstable.qrt"
     spec.write_text(
@@ -225,6 +229,7 @@ def test_report_on_an_unstable_spec_exits_1_pointing_at_train(tmp_path: Path) ->
     assert f"{spec}:8:1: error: the compiled system violates" in result.stderr
 
 
+@pytest.mark.slow
 def test_plot_writes_pngs(tmp_path: Path) -> None:
     result = run("plot", str(EXAMPLE), "-o", str(tmp_path))
     assert result.returncode == 0, result.stderr

@@ -27,6 +27,7 @@ def tiny() -> RunReport:
     return run_spec(qrtc.parse_file(TINY))
 
 
+@pytest.mark.slow
 def test_the_simulated_state_is_the_polynomial_of_L_by_numpy_svd(tiny: RunReport) -> None:
     """sigma V P(Sigma) W^dagger |b> from numpy's SVD of L-tilde / alpha, amplitude by amplitude."""
     system, qsvt = tiny.system, tiny.qsvt
@@ -43,6 +44,7 @@ def test_the_simulated_state_is_the_polynomial_of_L_by_numpy_svd(tiny: RunReport
     np.testing.assert_allclose(tiny.simulation.amplitudes, expected, atol=2e-5)
 
 
+@pytest.mark.slow
 def test_theta_matches_the_reference_trainer_within_the_predicted_budget(tiny: RunReport) -> None:
     readout = tiny.readout
     for term in readout.errors:
@@ -55,6 +57,7 @@ def test_theta_matches_the_reference_trainer_within_the_predicted_budget(tiny: R
     np.testing.assert_allclose(readout.theta_carleman, tiny.system.read_theta(x), atol=1e-12)
 
 
+@pytest.mark.slow
 def test_success_probability_is_predicted_to_the_polynomial_error(tiny: RunReport) -> None:
     readout, qsvt = tiny.readout, tiny.qsvt
     relative = abs(readout.success_probability / readout.predicted_success_probability - 1)
@@ -64,6 +67,7 @@ def test_success_probability_is_predicted_to_the_polynomial_error(tiny: RunRepor
     assert qsvt.phase_residual < 1e-12
 
 
+@pytest.mark.slow
 def test_sampled_norm_is_within_its_standard_error() -> None:
     shots = 20_000
     report = run_spec(qrtc.parse_file(TINY), shots=shots, seed=5)
@@ -88,6 +92,7 @@ def test_too_slow_a_simulation_is_refused_before_it_is_built() -> None:
     assert "--emit resources" in (raised.value.hint or "")
 
 
+@pytest.mark.slow
 def test_the_table_has_every_row_the_issue_asks_for(tiny: RunReport) -> None:
     table = tiny.to_table()
     for row in (
@@ -108,6 +113,7 @@ def test_the_table_has_every_row_the_issue_asks_for(tiny: RunReport) -> None:
         assert row in table
 
 
+@pytest.mark.slow
 def test_cli_run_prints_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # One weight instead of two: the same pipeline on 15 qubits, a few times faster.
     text = TINY.read_text(encoding="utf-8")
@@ -128,6 +134,7 @@ def test_cli_refuses_a_circuit_too_wide_for_memory(capsys: pytest.CaptureFixture
     assert "Traceback" not in message
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("spec", sorted(EXAMPLES.glob("*.qrt")), ids=lambda path: path.stem)
 def test_every_shipped_example_runs_or_is_refused_before_simulating(spec: Path) -> None:
     """Simulated where it fits the default limits, else refused with the figures, never a crash."""

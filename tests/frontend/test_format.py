@@ -34,6 +34,7 @@ def comment_texts_of(text: str) -> list[str]:
 # ---- round trips ----------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @given(specs())
 def test_valid_specs_round_trip(spec: ast.Spec) -> None:
     text = format_spec(spec)
@@ -41,6 +42,7 @@ def test_valid_specs_round_trip(spec: ast.Spec) -> None:
     assert format_spec(parse(text)) == text
 
 
+@pytest.mark.slow
 @given(specs())
 def test_valid_specs_pass_the_checker(spec: ast.Spec) -> None:
     """``specs()`` promises valid specs: the checker accepts them, as built and as text."""
@@ -48,6 +50,7 @@ def test_valid_specs_pass_the_checker(spec: ast.Spec) -> None:
     assert isinstance(check(parse(format_spec(spec))), Problem)
 
 
+@pytest.mark.slow
 @fuzz_settings(500)
 @given(any_specs())
 def test_arbitrary_specs_round_trip(spec: ast.Spec) -> None:
@@ -56,6 +59,7 @@ def test_arbitrary_specs_round_trip(spec: ast.Spec) -> None:
     assert format_spec(parse(text)) == text
 
 
+@pytest.mark.slow
 @given(specs())
 def test_output_ends_in_one_newline_and_has_no_trailing_blanks(spec: ast.Spec) -> None:
     text = format_spec(spec)
@@ -276,6 +280,7 @@ def commented_texts(draw: st.DrawFn) -> tuple[str, list[str]]:
     return text, comment_texts_of(text)
 
 
+@pytest.mark.slow
 @fuzz_settings(300)
 @given(commented_texts())
 def test_every_comment_is_kept_in_order_and_formatting_is_idempotent(
@@ -288,6 +293,7 @@ def test_every_comment_is_kept_in_order_and_formatting_is_idempotent(
     assert fmt(once) == once
 
 
+@pytest.mark.slow
 @fuzz_settings(1000)
 @given(mutated_examples())
 def test_mutated_examples_that_parse_format_idempotently(case: tuple[Path, str]) -> None:

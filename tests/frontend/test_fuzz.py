@@ -91,6 +91,7 @@ def assert_answers_properly(text: str, file: Path) -> None:
 # ---- sentences of the grammar ---------------------------------------------------------------
 
 
+@pytest.mark.slow
 @fuzz_settings(600)
 @given(SENTENCES)
 @example("param W[99999999999999999999]")
@@ -109,6 +110,7 @@ def test_many_grammar_sentences_parse_and_check_or_raise_qrt_errors(text: str) -
 # ---- mutated examples -----------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not SEEDS, reason="no shipped examples to mutate")
 @fuzz_settings(2000)
 @given(mutated_examples())

@@ -279,6 +279,7 @@ def test_ten_thousand_unary_minuses() -> None:
     assert isinstance(result, SpecSyntaxError) and f"{MAX_NESTING} levels" in result.message
 
 
+@pytest.mark.slow
 def test_ten_thousand_nested_brackets_and_calls() -> None:
     assert isinstance(parses_or_refuses("let a = " + "[" * 10_000 + "]" * 10_000), SpecSyntaxError)
     assert isinstance(
@@ -323,6 +324,7 @@ def test_a_one_megabyte_line_of_many_tokens(line: str) -> None:
     parses_or_refuses(line)
 
 
+@pytest.mark.slow
 def test_parse_time_grows_linearly() -> None:
     def seconds(copies: int) -> float:
         statement = "let a = dot(theta, x) + 0.5 * (f - y)^2 - [1, 2, 3][0]  # note\n"

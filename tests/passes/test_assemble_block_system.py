@@ -133,6 +133,7 @@ def test_appendix_maps_are_one_pgd_substep() -> None:
         np.testing.assert_allclose(maps.learner.apply(z), learned, rtol=1e-13)
 
 
+@pytest.mark.slow
 def test_appendix_terminal_theta_converges_geometrically() -> None:
     maps, expected = appendix_maps(), appendix_pgd()
     errors = []
@@ -153,6 +154,7 @@ def test_appendix_terminal_theta_converges_geometrically() -> None:
     assert errors[0] < 1e-2
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("sort", "expected"),
     [(False, [5, 17, 66, 265]), (True, [5, 17, 66, 267])],
@@ -267,6 +269,7 @@ def test_implicit_access_on_random_rows_of_a_larger_system() -> None:
         np.testing.assert_array_equal(values, columns.data[start:stop])
 
 
+@pytest.mark.slow
 def test_implicit_access_far_beyond_memory() -> None:
     horizon, pgd_steps = 10**12, 2
     maps = random_maps(8, size=4, degree=2, horizon=horizon, pgd_steps=pgd_steps)
@@ -441,6 +444,7 @@ def test_to_text_is_deterministic() -> None:
 # state a looser one in their compile sections: see below for why).
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", [path.name for path in sorted(EXAMPLES.glob("*.qrt"))])
 def test_examples_end_to_end(name: str) -> None:
     problem = qrtc.load(str(EXAMPLES / name))

@@ -149,6 +149,7 @@ def small_sparse_matrices(draw: st.DrawFn) -> scipy.sparse.csr_array:
 _PADDINGS: st.SearchStrategy[Literal["identity", "zero"]] = st.sampled_from(["identity", "zero"])
 
 
+@pytest.mark.slow
 @settings(max_examples=_EXAMPLES)
 @given(small_sparse_matrices(), _PADDINGS)
 def test_generic_encoding_of_random_sparse_matrices_by_unitary(
@@ -164,6 +165,7 @@ def test_generic_encoding_of_random_sparse_matrices_by_unitary(
         np.testing.assert_allclose(unitary @ unitary.conj().T, np.eye(unitary.shape[0]), atol=1e-12)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "size,seed,sparsity",
     [(256, 0, 4), (300, 1, 2), (512, 2, 2), (1024, 3, 2)],
@@ -340,6 +342,7 @@ def _assert_columns_equal(actual: dict[int, float], expected: dict[int, float], 
         )
 
 
+@pytest.mark.slow
 def test_example_structured_encoding_columns_equal_L(example: Compiled) -> None:
     encoding = example.structured
     assert encoding.method == "structured" and encoding.padding == "identity"

@@ -41,6 +41,7 @@ def _assert_equal(system: BlockSystem, method: str) -> None:
     assert counted.t_count == predicted.t_count
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", FAST)
 def test_structured_counts_equal_the_formula(systems: dict[str, BlockSystem], name: str) -> None:
     _assert_equal(systems[name], "structured")
@@ -59,6 +60,7 @@ def test_counts_equal_the_formula_on_the_large_examples(systems: dict[str, Block
     _assert_equal(logistic, "structured")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("name", "method"), [*((name, "structured") for name in FAST), ("robust_linreg", "generic")]
 )

@@ -187,6 +187,7 @@ def test_cli_resources_prints_writes_and_refuses(
     assert main(["resources", spec, "--set", "horizon=0"]) == 2
 
 
+@pytest.mark.slow
 def test_a_model_that_does_not_replicate_is_extrapolated_from_the_spec() -> None:
     spec = parse_file(EXAMPLES / "two_layer_quadratic.qrt")
     study = scale_study(spec, {"params": [9, 18, 36]})
@@ -218,6 +219,7 @@ def test_parse_range() -> None:
         parse_range("horizon=9..2")
 
 
+@pytest.mark.slow
 def test_the_scale_study_marks_its_sources_and_finds_the_crossover(tmp_path: Path) -> None:
     spec = parse_file(EXAMPLES / "tiny_robust.qrt")
     study = scale_study(spec, {"horizon": [1, 2, 400, 10**6], "params": [2, 10**4, 10**9]})
