@@ -234,6 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument(
         "--rungs",
         default=None,
+        type=_names,
         metavar="NAMES",
         help="comma-separated rungs to run (default: all): assumptions, maps, carleman, "
         "block-system, trajectory, oracles, block-encoding, polynomial, phases, qsvt, qsim, "
@@ -276,6 +277,11 @@ def positive_int(text: str) -> int:
     if value <= 0:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
     return value
+
+
+def _names(text: str) -> list[str]:
+    """``a, b,c`` as ``["a", "b", "c"]`` (checked against the rungs by the ladder)."""
+    return [name.strip() for name in text.split(",") if name.strip()]
 
 
 def parse_overrides(items: list[str]) -> dict[str, float]:

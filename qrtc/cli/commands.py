@@ -133,16 +133,11 @@ def compile_command(args: argparse.Namespace) -> int:
 def verify_command(args: argparse.Namespace) -> int:
     from qrtc.verification import verify  # imports qsim and Hypothesis: only when verifying
 
-    rungs = None
-    if args.rungs is not None:
-        rungs = [name.strip() for name in args.rungs.split(",") if name.strip()]
-    spec = qrtc.parse_file(args.file)
-    show = not args.no_progress and not args.json
-    bar = ProgressBar(sys.stderr) if show else None
+    bar = None if args.no_progress or args.json else ProgressBar(sys.stderr)
     try:
         report = verify(
-            spec,
-            rungs=rungs,
+            qrtc.parse_file(args.file),
+            rungs=args.rungs,
             examples=args.examples,
             seed=args.seed,
             max_qubits=args.max_qubits,
@@ -151,8 +146,7 @@ def verify_command(args: argparse.Namespace) -> int:
             progress=bar.update if bar is not None else None,
         )
     except ValueError as error:  # an unknown rung name
-        print(f"qrtc verify: error: {error}", file=sys.stderr)
-        return EXIT_USER_ERROR
+        raise UsageError(f"verify: {error}") from None
     finally:
         if bar is not None:
             bar.close()

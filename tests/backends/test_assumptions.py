@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 import qrtc
 from qrtc.backends.assumptions import assess_assumptions
@@ -25,6 +26,7 @@ compile { carleman_order = 1; scale = 1; padding = 0 }
 """
 
 
+@pytest.mark.slow
 def test_every_shipped_linear_example_holds() -> None:
     for name in ("robust_linreg", "l2_inactive", "csv_regression"):
         result = compile_spec(qrtc.parse_file(str(ROOT / "examples" / f"{name}.qrt")))

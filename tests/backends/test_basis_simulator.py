@@ -336,7 +336,8 @@ def test_columns_of_encodings_of_a_tiny_block_system(
     _assert_columns_agree(encoding, [0, system.block_size, system.dim - 1])
 
 
-# Dense state vectors of 23 (generic, ~2 s) and 25 qubits (structured, ~17 s: slow).
+# Dense state vectors of 23 (generic, ~2 s) and 25 qubits (structured, ~17 s): both slow.
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["generic", pytest.param("structured", marks=pytest.mark.slow)])
 def test_columns_of_robust_linreg_encodings(method: str) -> None:
     system = compile_spec(qrtc.parse_file(str(EXAMPLES / "robust_linreg.qrt"))).block_system

@@ -52,6 +52,7 @@ def _errors(name: str) -> dict[int, float]:
     return carleman_terminal_errors(trajectory, embedded)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", PLOTTED)
 def test_write_plots_writes_two_valid_non_blank_pngs(name: str, tmp_path: Path) -> None:
     problem, trajectory, embedded = _parts(name)
@@ -68,6 +69,7 @@ def test_write_plots_writes_two_valid_non_blank_pngs(name: str, tmp_path: Path) 
         assert np.ptp(rgb[..., 0] - rgb[..., 2]) > 0.5  # not grey only: coloured lines
 
 
+@pytest.mark.slow
 def test_plots_are_deterministic(tmp_path: Path) -> None:
     problem, trajectory, _ = _parts("l2_inactive")
     embedded = _embedded("l2_inactive", 1, 2)
@@ -78,6 +80,7 @@ def test_plots_are_deterministic(tmp_path: Path) -> None:
         assert one.read_bytes() == other.read_bytes()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", PLOTTED)
 @pytest.mark.parametrize("order", [1, 2])
 def test_terminal_error_matches_the_solved_block_system(name: str, order: int) -> None:
@@ -91,6 +94,7 @@ def test_terminal_error_matches_the_solved_block_system(name: str, order: int) -
     assert _errors(name)[order] == pytest.approx(expected, rel=0, abs=1e-12)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", PLOTTED)
 def test_terminal_error_falls_with_order_and_stays_below_the_bound(name: str) -> None:
     errors = _errors(name)

@@ -61,6 +61,7 @@ def test_emitted_qasm_matches_the_goldens(
         assert path.read_text(encoding="utf-8") == golden.read_text(encoding="utf-8")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["robust_linreg.qasm", "robust_linreg.qasm3"])
 def test_qiskit_reads_the_goldens_with_the_counted_gates(
     robust_linreg: tuple[list[Path], object], name: str

@@ -349,6 +349,7 @@ def test_inconsistent_arguments_are_refused(kwargs: dict[str, object], message: 
         simulate_postselected(**args)  # type: ignore[arg-type]
 
 
+@pytest.mark.slow
 def test_structured_encoding_of_robust_linreg_applies_l_over_alpha() -> None:
     system = compile_spec(qrtc.parse_file(EXAMPLES / "robust_linreg.qrt")).block_system
     assert system is not None

@@ -50,6 +50,8 @@ from qrtc.testing import assert_block_encodes
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 EXAMPLE_NAMES = sorted(path.stem for path in EXAMPLES.glob("*.qrt"))
+# Compiling these takes seconds: their encoding checks run with the slow tests.
+SLOW_EXAMPLES = {"two_layer_quadratic", "logistic_taylor"}
 
 # alpha * amplitude, amplitudes from ~30 double-precision gates (error ~1e-15 each) and
 # alpha <= ~1e4 (logistic_taylor's 6086): ~1e-11 at worst. 1e-9 is rounding, not a bug.
@@ -218,6 +220,7 @@ def _work_qubits(gate: cirq.Gate) -> int:
     return len(cirq.Circuit(decomposition).all_qubits() - set(qubits))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("which", ["generic", "structured"])
 def test_custom_gates_of_small_encodings_decompose_consistently(which: str) -> None:
     if which == "generic":
@@ -298,7 +301,13 @@ def _compiled(name: str) -> Compiled:
     return Compiled(name)
 
 
-@pytest.fixture(scope="module", params=EXAMPLE_NAMES)
+@pytest.fixture(
+    scope="module",
+    params=[
+        pytest.param(name, marks=pytest.mark.slow) if name in SLOW_EXAMPLES else name
+        for name in EXAMPLE_NAMES
+    ],
+)
 def example(request: pytest.FixtureRequest) -> Compiled:
     return _compiled(request.param)
 
@@ -352,6 +361,7 @@ def test_example_structured_encoding_columns_equal_L(example: Compiled) -> None:
         _assert_columns_equal(actual, example.column(j), f"{example.name} structured, column {j}")
 
 
+@pytest.mark.slow
 def test_example_generic_encoding_columns_equal_L_and_structured(example: Compiled) -> None:
     if example.generic is None:
         limit = importlib.import_module("qrtc.passes.encode_block_system").MAX_GENERIC_NNZ
@@ -383,7 +393,8 @@ def test_example_alphas(example: Compiled) -> None:
         assert example.generic.alpha <= system.alpha * (1 + 1e-12)
 
 
-# cirq.Simulator on 23 (generic, ~1 s) and 25-26 qubits (structured, 10-20 s: slow).
+# cirq.Simulator on 23 (generic, ~2 s) and 25-26 qubits (structured, 10-20 s): both slow.
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["robust_linreg", "l2_inactive"])
 @pytest.mark.parametrize("method", ["generic", pytest.param("structured", marks=pytest.mark.slow)])
 def test_example_columns_by_dense_simulation(name: str, method: str) -> None:

@@ -21,14 +21,18 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 FAST = ["robust_linreg", "l2_inactive", "csv_regression", "two_layer_quadratic"]
 
 
+class _Systems(dict[str, BlockSystem]):
+    """Each example's block system, compiled when a test first asks for it (two_layer_quadratic
+    alone takes seconds)."""
+
+    def __missing__(self, name: str) -> BlockSystem:
+        self[name] = compile_spec(qrtc.parse_file(EXAMPLES / f"{name}.qrt")).block_system
+        return self[name]
+
+
 @pytest.fixture(scope="module")
 def systems() -> dict[str, BlockSystem]:
-    out = {}
-    for name in FAST:
-        block_system = compile_spec(qrtc.parse_file(EXAMPLES / f"{name}.qrt")).block_system
-        assert block_system is not None
-        out[name] = block_system
-    return out
+    return _Systems()
 
 
 def _assert_equal(system: BlockSystem, method: str) -> None:
@@ -47,6 +51,7 @@ def test_structured_counts_equal_the_formula(systems: dict[str, BlockSystem], na
     _assert_equal(systems[name], "structured")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["robust_linreg", "l2_inactive", "csv_regression"])
 def test_generic_counts_equal_the_formula(systems: dict[str, BlockSystem], name: str) -> None:
     _assert_equal(systems[name], "generic")
