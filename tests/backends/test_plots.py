@@ -130,13 +130,19 @@ def test_default_max_order_keeps_the_lifted_size_small() -> None:
 def test_missing_matplotlib_is_a_backend_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    problem, trajectory, embedded = _parts("l2_inactive")
+    compiled = _compiled("l2_inactive")
+    problem, trajectory, embedded = (
+        compiled.problem,
+        compiled.trajectory,
+        _embedded("l2_inactive", 1, 1),
+    )
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
     with pytest.raises(qrtc.BackendError, match=r"pip install 'qrtc\[plot\]'"):
         write_plots(problem, trajectory, embedded, tmp_path)
 
 
 def test_nothing_to_plot_is_a_backend_error(tmp_path: Path) -> None:
-    problem, trajectory, _ = _parts("l2_inactive")
+    compiled = _compiled("l2_inactive")
+    problem, trajectory = compiled.problem, compiled.trajectory
     with pytest.raises(qrtc.BackendError, match="no Carleman order was embedded"):
         write_plots(problem, trajectory, (), tmp_path)
