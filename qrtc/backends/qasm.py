@@ -60,7 +60,7 @@ from qrtc.backends.registers import (
     with_work_register,
 )
 from qrtc.backends.simulate import lower_for_simulation
-from qrtc.circuits._native import qasm_of_operations
+from qrtc.circuits._native import qasm_program
 from qrtc.errors import BackendError
 from qrtc.ir.block_encoding import BlockEncoding, Register
 from qrtc.ir.qsvt import QsvtCircuit
@@ -88,6 +88,8 @@ _PRECISION = 17
 _SXDG_STATEMENT = re.compile(r"^sxdg (q\[\d+\]);$", flags=re.MULTILINE)
 
 _GLOBAL_PHASE_WARNING = "OpenQASM 2.0 does not support global phase"
+
+_SUFFIXES: tuple[tuple[QasmVersion, str], ...] = (("2.0", "qasm"), ("3.0", "qasm3"))
 
 # The same, on any register (to_register_qasm names registers after the IR's).
 _SXDG_ON_REGISTER = re.compile(r"^sxdg (\w+\[\d+\]);$", flags=re.MULTILINE)
@@ -276,10 +278,11 @@ def to_register_qasm(
     Unlike :func:`to_qasm` (one flat register ``q``, the gates decomposed to Toffoli ladders on
     clean work qubits), the circuit is lowered as for simulation
     (:func:`qrtc.backends.simulate.lower_for_simulation`): multi-controlled X and $R_y$ gates
-    without work qubits, written as ``ctrl``/``negctrl`` modifiers in OpenQASM 3.0 and as
-    Toffolis on borrowed qubits in 2.0 (:mod:`qrtc.circuits._native`). Both are exact, global
-    phase included (the lowering of the package's gates adds none). Registers and their order:
-    :mod:`qrtc.backends.registers`. Gate names as :func:`to_qasm` (read 2.0 with
+    without work qubits, written with a ``ctrl(n)`` modifier in OpenQASM 3.0 and in 2.0 as
+    Toffolis on borrowed qubits, one ``gate qrtc_c<c>x_b<b>`` definition per shape
+    (:mod:`qrtc.circuits._native`); negative controls are flipped with ``x``. Both are exact,
+    global phase included (the lowering of the package's gates adds none). Registers and their
+    order: :mod:`qrtc.backends.registers`. Gate names as :func:`to_qasm` (read 2.0 with
     ``qiskit.qasm2.LEGACY_CUSTOM_INSTRUCTIONS``, 3.0 with ``qiskit.qasm3.loads``).
 
     Args:
@@ -311,7 +314,7 @@ def to_register_qasm(
     }
     args = cirq.QasmArgs(precision=_PRECISION, version=version, qubit_id_map=qubit_id_map)
     try:
-        body = qasm_of_operations(lowered.all_operations(), args)
+        definitions, body = qasm_program(lowered.all_operations(), args)
     except (ValueError, TypeError) as error:
         raise BackendError(f"cannot write the circuit as OpenQASM {version}: {error}") from None
     if version == "3.0":
@@ -322,6 +325,8 @@ def to_register_qasm(
         lines += [f"qubit[{len(r)}] {n};" for r, n in zip(registers, names, strict=True)]
     else:
         lines += ["OPENQASM 2.0;", 'include "qelib1.inc";', ""]
+        if definitions:
+            lines += [definitions]
         lines += [f"qreg {n}[{len(r)}];" for r, n in zip(registers, names, strict=True)]
     text = "\n".join(lines) + "\n\n" + body
     return RegisterQasm(text=text, registers=registers, names=names)
@@ -398,7 +403,7 @@ def write_qsvt_qasm(
         )
     written: list[Path] = []
     programs: dict[str, RegisterQasm] = {}
-    for version, suffix in (("2.0", "qasm"), ("3.0", "qasm3")):
+    for version, suffix in _SUFFIXES:
         if version in supported_versions():
             program = to_register_qasm(
                 qsvt, version=version, header=_qsvt_header(qsvt, name, version)
@@ -467,7 +472,7 @@ def write_encoding_qasm(encoding: BlockEncoding, directory: Path, *, name: str) 
         + ", ".join(f"{r.name}[{len(r)}]" for r in (*encoding.ancillas, *encoding.system)),
     ]
     written = []
-    for version, suffix in (("2.0", "qasm"), ("3.0", "qasm3")):
+    for version, suffix in _SUFFIXES:
         if version in supported_versions():
             program = to_register_qasm(encoding, version=version, header="\n".join(lines))
             written.append(_write_text(directory / f"{name}.U.{suffix}", program.text))

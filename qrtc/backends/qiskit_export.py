@@ -160,7 +160,8 @@ class _Appender:
             if key not in self._gates:
                 self._gates[key] = self._simple[gate]()
             return self._gates[key]
-        sub, values = gate, ()
+        sub: cirq.Gate = gate
+        values: tuple[int, ...] = ()
         if isinstance(gate, cirq.ControlledGate):
             product = gate.control_values
             if not isinstance(product, cirq.ProductOfSums) or any(len(v) != 1 for v in product):
@@ -191,4 +192,4 @@ class _Appender:
             return qiskit_gate
         # Qiskit's ctrl_state: bit k is the value of control k (the k-th qubit passed).
         state = sum(v << k for k, v in enumerate(values))
-        return qiskit_gate.control(len(values), ctrl_state=state)
+        return qiskit_gate.control(len(values), ctrl_state=state, annotated=False)

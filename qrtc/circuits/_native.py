@@ -6,9 +6,9 @@ The leaf gates of the package (``MultiControlledX``, ``MultiControlledRy``, ``In
 ``ancilla_free_operations``). That is what simulators take (:mod:`qrtc.backends.simulate`)
 and what the gates' ``_qasm_`` writes:
 
-* OpenQASM 3.0: one line per controlled gate with ``ctrl``/``negctrl`` modifiers
-  (``negctrl @ ctrl(2) @ x a[0], a[1], a[2], b[0];``), exact.
-* OpenQASM 2.0 has no modifiers. Negative controls are conjugated by ``x``; an X with
+* OpenQASM 3.0: one line per controlled gate with a ``ctrl`` modifier, negative controls
+  conjugated by ``x`` (``x a[0]; ctrl(3) @ x a[0], a[1], a[2], b[0]; x a[0];``), exact.
+* OpenQASM 2.0 has no modifiers. Negative controls are conjugated by ``x`` likewise; an X with
   $c \ge 3$ controls becomes Toffolis on *borrowed* qubits, any other qubits of the program
   in any state, returned to it (Barenco et al. 1995, Lemma 7.2: $4(c-2)$ Toffolis with
   $c - 2$ borrowed qubits; Lemma 7.3: with fewer, split the controls in two halves around one
@@ -16,17 +16,25 @@ and what the gates' ``_qasm_`` writes:
   $R_y(\theta/2)\,C^cX\,R_y(-\theta/2)\,C^cX$. With no qubit to borrow (the gate spans the
   whole program) cirq's ancilla-free decomposition is written instead, exact but larger.
 
-Both forms are exact, global phase included.
+Both forms are exact, global phase included. A control negated by consecutive gates stays
+flipped between them (:func:`qasm_of_operations`).
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 import cirq
 
-__all__ = ["AncillaFreeQasm", "controlled", "multi_controlled_x", "qasm_of_operations"]
+__all__ = [
+    "AncillaFreeQasm",
+    "controlled",
+    "multi_controlled_x",
+    "qasm_of_operations",
+    "qasm_program",
+]
 
 
 @functools.lru_cache(maxsize=1 << 12)
@@ -70,30 +78,156 @@ def qasm_of_operations(operations: Iterable[cirq.Operation], args: cirq.QasmArgs
 
     Multi-controlled X and $R_y$ as in the module docstring; global phases are dropped; every
     other operation as cirq writes it (decomposed by cirq where it has no QASM form).
+
+    Negative controls: a qubit stays flipped by ``x`` from one multi-controlled gate to the
+    next while they want it negated (the entries of a table lookup differ in a few bits), and
+    is flipped back before any other use and at the end, so the X gates between two table
+    entries are only those of the bits in which they differ.
     """
-    # A QSVT circuit repeats the operations of U and U^dagger d times: write each once.
-    written: dict[cirq.Operation, str] = {}
-    lines: list[str] = []
+    definitions, body = qasm_program(operations, args, define=False)
+    assert not definitions
+    return body
+
+
+def qasm_program(
+    operations: Iterable[cirq.Operation], args: cirq.QasmArgs, *, define: bool = True
+) -> tuple[str, str]:
+    r"""Gate definitions and statements for the operations (:func:`qasm_of_operations`).
+
+    With ``define`` (OpenQASM 2.0 only), each shape of borrowed-qubit multi-controlled X is
+    a ``gate qrtc_c<c>x_b<b> c0, .., t, b0, ..`` definition ($c$ controls, the target, $b$
+    borrowed qubits; the unitary is $C^cX \otimes I_b$) called once per use, instead of its
+    Toffolis written out at every use: a QSVT circuit's program is ten times shorter.
+
+    Returns:
+        The definitions (to write before the first statement, empty in 3.0) and the
+        statements.
+    """
+    writer = _Writer(args, define=define and args.version == "2.0")
     for op in operations:
-        text = written.get(op)
-        if text is None:
-            text = written[op] = _qasm_of_operation(op, args)
-        lines.append(text)
-    return "".join(lines)
+        writer.add(op)
+    body = writer.finish()
+    return "".join(writer.definitions.values()), body
 
 
-def _qasm_of_operation(op: cirq.Operation, args: cirq.QasmArgs) -> str:
-    if isinstance(op.gate, cirq.GlobalPhaseGate):
-        return ""
-    parts = _controlled_parts(op)
-    if parts is None:
-        return _cirq_qasm(op, args)
-    sub, controls, values, target = parts
-    if not controls or (sub == cirq.X and len(controls) <= 2 and all(values)):
-        return _cirq_qasm(op, args)
-    if args.version == "3.0":
-        return _modified(sub, controls, values, target, args)
-    return _borrowing(op, sub, controls, values, target, args)
+@dataclass(frozen=True)
+class _Plain:
+    text: str
+    qubits: tuple[cirq.Qid, ...]
+
+
+@dataclass(frozen=True)
+class _Controlled:
+    controls: tuple[cirq.Qid, ...]
+    negated: frozenset[cirq.Qid]
+    target: cirq.Qid
+    core: str  # the gate with every control positive
+
+
+class _Writer:
+    """Writes operations in order, keeping negated controls flipped between gates."""
+
+    def __init__(self, args: cirq.QasmArgs, *, define: bool) -> None:
+        self._args = args
+        self._define = define
+        self.definitions: dict[str, str] = {}
+        self._flipped: set[cirq.Qid] = set()
+        self._lines: list[str] = []
+        # A QSVT circuit repeats the operations of U and U^dagger d times: convert each once.
+        self._forms: dict[cirq.Operation, _Plain | _Controlled] = {}
+
+    def add(self, op: cirq.Operation) -> None:
+        form = self._forms.get(op)
+        if form is None:
+            form = self._forms[op] = self._form(op)
+        if isinstance(form, _Plain):
+            self._restore(form.qubits)
+            self._lines.append(form.text)
+            return
+        for control in form.controls:
+            if (control in self._flipped) != (control in form.negated):
+                self._flip(control)
+        self._restore((form.target,))
+        self._lines.append(form.core)
+
+    def finish(self) -> str:
+        self._restore([q for q in self._args.qubit_id_map if q in self._flipped])
+        return "".join(self._lines)
+
+    def _flip(self, qubit: cirq.Qid) -> None:
+        self._flipped ^= {qubit}
+        self._lines.append(f"x {self._args.qubit_id_map[qubit]};\n")
+
+    def _restore(self, qubits: Iterable[cirq.Qid]) -> None:
+        for qubit in qubits:
+            if qubit in self._flipped:
+                self._flip(qubit)
+
+    def _form(self, op: cirq.Operation) -> _Plain | _Controlled:
+        args = self._args
+        if isinstance(op.gate, cirq.GlobalPhaseGate):
+            return _Plain("", ())
+        parts = _controlled_parts(op)
+        if parts is None:
+            return _Plain(_cirq_qasm(op, args), op.qubits)
+        sub, controls, values, target = parts
+        if not controls or (sub == cirq.X and len(controls) <= 2 and all(values)):
+            return _Plain(_cirq_qasm(op, args), op.qubits)
+        negated = frozenset(q for q, v in zip(controls, values, strict=True) if not v)
+        if args.version == "3.0":
+            core = _modified(sub, controls, target, args)
+        else:
+            used = set(op.qubits)
+            spare = [q for q in args.qubit_id_map if q not in used]
+            if len(controls) >= 3 and not spare:
+                return _Plain(_cirq_qasm(op, args), op.qubits)
+            core = self._borrowing(sub, controls, target, spare)
+        return _Controlled(tuple(controls), negated, target, core)
+
+    def _borrowing(
+        self,
+        sub: cirq.Gate,
+        controls: Sequence[cirq.Qid],
+        target: cirq.Qid,
+        spare: Sequence[cirq.Qid],
+    ) -> str:
+        # Borrowed qubits may be in any state, flipped ones included.
+        borrowed = spare[: max(0, len(controls) - 2)]
+        # With too few to borrow, the split form borrows one (the rest from its own controls).
+        used = {q for o in multi_controlled_x(controls, target, borrowed) for q in o.qubits}
+        borrowed = [q for q in borrowed if q in used]
+        if self._define and len(controls) >= 3:
+            name = self._definition(len(controls), len(borrowed))
+            qubits = ",".join(self._args.qubit_id_map[q] for q in (*controls, target, *borrowed))
+            flip = f"{name} {qubits};\n"
+        else:
+            flip = "".join(
+                _primitive_qasm(o, self._args)
+                for o in multi_controlled_x(controls, target, borrowed)
+            )
+        if sub == cirq.X:
+            return flip
+        assert isinstance(sub, cirq.Ry)
+        half = float(sub._rads) / 2
+        rotations = [_primitive_qasm(cirq.ry(a)(target), self._args) for a in (half, -half)]
+        return f"{rotations[0]}{flip}{rotations[1]}{flip}"
+
+    def _definition(self, n_controls: int, n_borrowed: int) -> str:
+        name = f"qrtc_c{n_controls}x_b{n_borrowed}"
+        if name not in self.definitions:
+            formal = [
+                *(cirq.NamedQubit(f"c{k}") for k in range(n_controls)),
+                cirq.NamedQubit("t"),
+                *(cirq.NamedQubit(f"b{k}") for k in range(n_borrowed)),
+            ]
+            local = cirq.QasmArgs(version="2.0", qubit_id_map={q: q.name for q in formal})
+            ops = multi_controlled_x(
+                formal[:n_controls], formal[n_controls], formal[n_controls + 1 :]
+            )
+            body = "".join(f"  {_primitive_qasm(o, local)}" for o in ops)
+            header = f"gate {name} {','.join(q.name for q in formal)}"
+            self.definitions[name] = f"{header}\n{{\n{body}}}\n"
+        return name
 
 
 def _cirq_qasm(op: cirq.Operation, args: cirq.QasmArgs) -> str:
@@ -113,59 +247,25 @@ def _cirq_qasm(op: cirq.Operation, args: cirq.QasmArgs) -> str:
 
 
 def _modified(
-    sub: cirq.Gate,
-    controls: Sequence[cirq.Qid],
-    values: tuple[int, ...],
-    target: cirq.Qid,
-    args: cirq.QasmArgs,
+    sub: cirq.Gate, controls: Sequence[cirq.Qid], target: cirq.Qid, args: cirq.QasmArgs
 ) -> str:
-    modifiers = []
-    start = 0
-    while start < len(values):
-        stop = start
-        while stop < len(values) and values[stop] == values[start]:
-            stop += 1
-        name = "ctrl" if values[start] else "negctrl"
-        count = stop - start
-        modifiers.append(f"{name} @ " if count == 1 else f"{name}({count}) @ ")
-        start = stop
+    # One ``ctrl(n)`` modifier (negative controls are flipped by the writer): alternating
+    # ``ctrl``/``negctrl`` modifiers are equally valid, but Qiskit's importer nests one
+    # controlled gate per modifier, and its time grows steeply with their number.
     if sub == cirq.X:
         name = "x"
     else:
         assert isinstance(sub, cirq.Ry)
         name = args.format("ry({0:half_turns})", float(sub.exponent))
+    modifier = "ctrl @ " if len(controls) == 1 else f"ctrl({len(controls)}) @ "
     operands = ", ".join(args.format("{0}", q) for q in (*controls, target))
-    return f"{''.join(modifiers)}{name} {operands};\n"
-
-
-def _borrowing(
-    op: cirq.Operation,
-    sub: cirq.Gate,
-    controls: Sequence[cirq.Qid],
-    values: tuple[int, ...],
-    target: cirq.Qid,
-    args: cirq.QasmArgs,
-) -> str:
-    used = set(op.qubits)
-    spare = [q for q in args.qubit_id_map if q not in used]
-    if len(controls) >= 3 and not spare:
-        return _cirq_qasm(op, args)
-    negate = [cirq.X(q) for q, v in zip(controls, values, strict=True) if v == 0]
-    flip = multi_controlled_x(controls, target, spare)
-    body: list[cirq.Operation]
-    if sub == cirq.X:
-        body = flip
-    else:
-        assert isinstance(sub, cirq.Ry)
-        half = float(sub._rads) / 2
-        body = [cirq.ry(half)(target), *flip, cirq.ry(-half)(target), *flip]
-    return "".join(_primitive_qasm(o, args) for o in (*negate, *body, *negate))
+    return f"{modifier}{name} {operands};\n"
 
 
 def _primitive_qasm(op: cirq.Operation, args: cirq.QasmArgs) -> str:
     # x / cx / ccx written directly (cirq.qasm costs ~50 us an operation; a 2.0 program of a
     # QSVT circuit has millions); the same text cirq writes.
-    names = {cirq.X: "x", cirq.CNOT: "cx", cirq.TOFFOLI: "ccx"}
+    names: dict[cirq.Gate, str] = {cirq.X: "x", cirq.CNOT: "cx", cirq.TOFFOLI: "ccx"}
     name = names.get(op.gate) if op.gate is not None else None
     if name is None:
         return str(cirq.qasm(op, args=args))

@@ -30,7 +30,7 @@ __all__ = ["RotationLookup", "Table", "XorLookup"]
 
 
 @dataclass(frozen=True, eq=False)
-class Table(cirq.SerializableByKey):  # type: ignore[misc]
+class Table(cirq.SerializableByKey):
     r"""A sparse classical table: distinct ``addresses`` (sorted, int64) and their ``values``.
 
     Equal when both arrays are equal, dtype included (exact, no tolerance); read-only. In cirq

@@ -54,7 +54,7 @@ WORK_REGISTER = "qrtc_work"
 _CIRQ_DEFAULT_PREFIX = "_decompose_protocol"
 
 
-class WorkQubit(cirq.ops.CleanQubit):  # type: ignore[misc]
+class WorkQubit(cirq.ops.CleanQubit):
     """A clean work qubit of a decomposition without a context, printed ``qrtc_work[k]``.
 
     A ``cirq.ops.CleanQubit`` (so cirq's consistency checks treat it as a clean ancilla), with
@@ -132,7 +132,7 @@ def num_work_qubits(gate: object) -> int:
     return int(method()) if method is not None else 0
 
 
-class WorkPool(cirq.QubitManager):  # type: ignore[misc]
+class WorkPool(cirq.QubitManager):
     """A qubit manager over a fixed tuple of clean qubits, lowest first, reusing freed ones."""
 
     def __init__(self, qubits: Iterable[cirq.Qid]) -> None:
