@@ -23,7 +23,7 @@ from qrtc.cli import main
 from qrtc.verification import RUNG_NAMES, VerificationReport, verify
 from qrtc.verification.search import Measurement, search, vectors
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 TINY = EXAMPLES / "tiny_robust.qrt"
 LARGE_LR = EXAMPLES / "violations" / "large_lr.qrt"

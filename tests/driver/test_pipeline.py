@@ -17,7 +17,7 @@ from qrtc.ir.qsvt import QsvtCircuit
 from qrtc.pipeline import CLASSICAL_STAGES, STAGE_NAMES, STAGES, Stage, compile_spec
 from qrtc.verification.subject import Subject, Unavailable
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((ROOT / "examples").glob("*.qrt"))
 
 

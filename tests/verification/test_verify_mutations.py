@@ -18,13 +18,13 @@ import cirq
 import numpy as np
 import pytest
 import scipy.sparse
-from test_verify import LARGE_LR, MICRO
 
 import qrtc
 from qrtc.circuits.qsvt import ProjectorPhase
 from qrtc.circuits.sparse_access import SparseAccessTables
 from qrtc.ir.polynomial_maps import PolynomialMap, PolynomialMaps, SparseTensor
 from qrtc.verification import VerificationReport, verify
+from verification.test_verify import LARGE_LR, MICRO
 
 # Where the ladder finds the passes it runs: the pipeline's stages, the subject's encoding and
 # inversion, the inversion's polynomial, phases and circuit, the QASM writer, the simulator.
