@@ -366,11 +366,9 @@ class Compilation:
     def initial_state(self) -> NDArray[np.complex128]:
         r"""$|0\rangle_{\rm anc}|\mathbf b\rangle$ on the QSVT circuit's qubits, shape
         ``(2**n_qubits,)``: ancillas most significant, $|\mathbf b\rangle$ at $e(i)$."""
-        qsvt, system = self.qsvt, self.block_system
-        state = np.zeros(1 << qsvt.n_qubits, dtype=np.complex128)
-        block = system.initial_block
-        state[qsvt.encoding.embedded_indices()[: len(block)]] = block / np.linalg.norm(block)
-        return state
+        from qrtc.backends.qasm import input_state
+
+        return input_state(self.qsvt, self.block_system.initial_block)
 
     def _explicit_system(self) -> BlockSystem:
         system = self.block_system

@@ -14,43 +14,15 @@ import sys
 import cirq
 import numpy as np
 import pytest
-import scipy.sparse
+from test_qsvt_qasm import small_qsvt  # one hand-built QSVT for both exporters
 
 from qrtc.backends.qiskit_export import to_qiskit
-from qrtc.circuits.qsvt import qsvt_circuit
 from qrtc.circuits.time_register import BlockTypeOracle, MixedRadixIncrement
 from qrtc.errors import BackendError
-from qrtc.ir.qsvt import QsvtCircuit
-from qrtc.passes.encode_block_system import encode_matrix
 
 quantum_info = pytest.importorskip("qiskit.quantum_info")
 
 ATOL = 1e-9
-
-
-def small_qsvt(seed: int = 0, degree: int = 3, dim: int = 3) -> QsvtCircuit:
-    """A hand-built QSVT IR over a random sparse matrix (the polynomial fields are unused)."""
-    rng = np.random.default_rng(seed)
-    matrix = rng.normal(size=(dim, dim))
-    matrix[rng.random(size=(dim, dim)) < 0.3] = 0.0
-    encoding = encode_matrix(scipy.sparse.csr_array(matrix))
-    layout = qsvt_circuit(encoding, rng.uniform(-np.pi, np.pi, size=degree + 1))
-    return QsvtCircuit(
-        encoding=encoding,
-        circuit=layout.circuit,
-        qubit_order=layout.qubit_order,
-        postselect=dict(layout.postselect),
-        sign=layout.sign,
-        kappa=1.0,
-        kappa_is_exact=False,
-        scale=1.0,
-        polynomial_error=1.0,
-        coefficients=np.zeros(degree + 1),
-        phases=layout.phases,
-        phase_residual=0.0,
-        reference_degree=degree,
-        queries=degree,
-    )
 
 
 def _operator(circuit: object) -> np.ndarray:

@@ -26,10 +26,11 @@ from qrtc.circuits.arithmetic import Increment, LessThanConstant
 from qrtc.circuits.controlled import MultiControlledRy, MultiControlledX, SwapRegisters
 from qrtc.circuits.lookup import RotationLookup, Table, XorLookup
 from qrtc.circuits.qsvt import ProjectorPhase, qsvt_circuit
+from qrtc.circuits.serialization import JSON_TYPES
 from qrtc.circuits.sparse_access import IndexOracle, SparseAccessTables
 from qrtc.circuits.state_preparation import UniformSuperposition
 from qrtc.circuits.time_register import BlockTypeOracle, MixedRadixIncrement
-from qrtc.circuits.work import ExplicitWork, WorkQubit, num_work_qubits, work_qubit
+from qrtc.circuits.work import ExplicitWork, num_work_qubits, work_qubit
 from qrtc.passes.encode_block_system import encode_matrix
 
 # A small matrix with rows and columns of different sparsity (index registers of 1 and 2 qubits).
@@ -74,26 +75,7 @@ GALLERY: dict[str, cirq.Gate] = {
     "explicit_work": ExplicitWork(LessThanConstant(3, 5), 1),
 }
 
-REPR_GLOBALS: dict[str, Any] = {
-    cls.__name__: cls
-    for cls in (
-        BlockTypeOracle,
-        ExplicitWork,
-        Increment,
-        IndexOracle,
-        LessThanConstant,
-        MixedRadixIncrement,
-        MultiControlledRy,
-        MultiControlledX,
-        ProjectorPhase,
-        RotationLookup,
-        SwapRegisters,
-        Table,
-        UniformSuperposition,
-        WorkQubit,
-        XorLookup,
-    )
-}
+REPR_GLOBALS: dict[str, Any] = {cls.__name__: cls for cls in JSON_TYPES.values()}
 
 gates = pytest.mark.parametrize("gate", list(GALLERY.values()), ids=list(GALLERY))
 
