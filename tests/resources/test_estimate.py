@@ -13,6 +13,7 @@ from qrtc.cli import main
 from qrtc.errors import QrtError
 from qrtc.frontend.parse import parse_file
 from qrtc.numerics.conditioning import effective_condition_number
+from qrtc.numerics.propagator import inverse_norm_bound, window_norms
 from qrtc.passes.encode_block_system import encode_block_system
 from qrtc.passes.invert_block_encoding import (
     MAX_DEGREE,
@@ -90,14 +91,18 @@ def test_the_estimate_equals_what_the_compiler_builds(name: str) -> None:
 
 @pytest.mark.slow
 def test_a_spec_too_large_to_simulate_agrees_query_by_query() -> None:
-    # logistic_taylor: D_N = 16105, L too large for a dense kappa and its QSVT degree beyond
-    # MAX_DEGREE; one use of U is still built and counted (~1 min) against the formula.
+    # logistic_taylor: D_N = 16105, L too large for a dense kappa (Lanczos finds it) and its QSVT
+    # degree beyond MAX_DEGREE; one use of U is still built and counted (~1 min) against the
+    # formula.
     spec = parse_file(EXAMPLES / "logistic_taylor.qrt")
     estimate = estimate_resources(spec)
-    assert estimate.kappa_source.startswith("bound")
-    assert estimate.degree > MAX_DEGREE  # why `qrtc run` refuses it
+    assert estimate.kappa_source == "exact, Lanczos"
     system = compile_spec(spec).block_system
     assert system is not None
+    # Lanczos's sigma_min cannot beat the window-norm bound on ||L^-1||.
+    bound = inverse_norm_bound(window_norms(system.carleman), system.n_substeps, system.padding)
+    assert estimate.alpha <= estimate.kappa <= estimate.alpha * max(1.0, bound) * (1 + 1e-9)
+    assert estimate.degree > MAX_DEGREE  # why `qrtc run` refuses it
     counted = count_resources(encode_block_system(system), depth_limit=0)
     assert estimate.one_query.gates == counted.gates
     assert estimate.one_query.qubits == counted.qubits
