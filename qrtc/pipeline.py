@@ -19,7 +19,8 @@ time model (:mod:`qrtc.backends.simulate`), checked before the QSVT circuit is b
 compilation goes as far as simulating it.
 
 With ``verify=True`` (the default when the environment sets ``QRTC_VERIFY=1``; always in
-tests) each stage's ``verify()`` runs on the pass's output, where the IR has one.
+tests) each stage's ``verify()`` runs on the pass's output, where the IR has one, and then the
+stage's ``check``: the checks that need shared numerics, which the IR does not import.
 """
 
 from __future__ import annotations
@@ -128,13 +129,15 @@ class PipelineOptions:
 class StageEntry:
     """One stage of the registry: its name, what it is, its output type and how it is built.
 
-    ``build(compilation)`` calls the stage's pass on the stages before it (already built).
+    ``build(compilation)`` calls the stage's pass on the stages before it (already built);
+    ``check(output)``, if any, runs after ``output.verify()`` when the compilation verifies.
     """
 
     name: Stage
     summary: str
     output: str
     build: Callable[[Compilation], object]
+    check: Callable[[Any], None] | None = None
 
     @property
     def index(self) -> int:
@@ -220,6 +223,8 @@ class Compilation:
             value = entry.build(self)
             if self.options.verify and hasattr(value, "verify"):
                 value.verify()
+            if self.options.verify and entry.check is not None:
+                entry.check(value)
         except QrtError as error:
             self._built[entry.name] = (False, error)
             raise
@@ -472,6 +477,18 @@ def _block_system(c: Compilation) -> BlockSystem:
     return assemble_block_system(c.carleman, options=c.compile_options)
 
 
+def _check_carleman(carleman: CarlemanMaps) -> None:
+    from qrtc.numerics.lift import assert_lift_commutes
+
+    assert_lift_commutes(carleman)
+
+
+def _check_block_system(system: BlockSystem) -> None:
+    from qrtc.numerics.block_matrix import assert_rows_agree
+
+    assert_rows_agree(system)
+
+
 def choose_encoding(c: Compilation, choice: EncodingChoice) -> BlockEncoding:
     """The block encoding of ``c.block_system``: the one named, or for ``"auto"`` the one
     whose lowered circuit is narrower (what limits a simulation), structured on a tie.
@@ -559,8 +576,14 @@ STAGES: tuple[StageEntry, ...] = (
     StageEntry("problem", "the checked spec, numbers only", "Problem", _problem),
     StageEntry("trajectory", "exact classical PGD training (reference)", "Trajectory", _trajectory),
     StageEntry("maps", "attack and learner polynomial maps", "PolynomialMaps", _maps),
-    StageEntry("carleman", "Carleman-linearised maps", "CarlemanMaps", _carleman),
-    StageEntry("block_system", "sparse block system L x = b", "BlockSystem", _block_system),
+    StageEntry("carleman", "Carleman-linearised maps", "CarlemanMaps", _carleman, _check_carleman),
+    StageEntry(
+        "block_system",
+        "sparse block system L x = b",
+        "BlockSystem",
+        _block_system,
+        _check_block_system,
+    ),
     StageEntry("block_encoding", "block encoding U of L", "BlockEncoding", _block_encoding),
     StageEntry("qsvt", "QSVT inversion circuit", "QsvtCircuit", _qsvt),
     StageEntry("simulation", "post-selected simulation", "PostselectedState", _simulation),

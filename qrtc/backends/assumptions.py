@@ -27,6 +27,7 @@ import scipy.sparse
 import scipy.sparse.linalg
 
 from qrtc.ir.block_system import BlockSystem
+from qrtc.numerics.block_matrix import assemble_matrix
 from qrtc.numerics.conditioning import inverse_norm_lanczos
 
 __all__ = [
@@ -179,10 +180,10 @@ def _kappa_check(system: BlockSystem, max_svd_dim: int) -> AssumptionCheck:
     if system.matrix is None or system.dim > MAX_ESTIMATE_DIM:
         note = f"dim {system.dim} is implicit or too large: not measured"
     elif system.dim <= max_svd_dim:
-        singular_values = np.linalg.svd(system.to_scipy().toarray(), compute_uv=False)
+        singular_values = np.linalg.svd(assemble_matrix(system).toarray(), compute_uv=False)
         kappa, note = float(singular_values[0] / singular_values[-1]), "dense SVD"
     else:
-        kappa = estimate_condition_number(system.to_scipy())
+        kappa = estimate_condition_number(assemble_matrix(system))
         converged = kappa is not None
         note = "estimated (Lanczos)" if converged else "not measured: Lanczos did not converge"
     return AssumptionCheck(

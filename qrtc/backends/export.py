@@ -29,6 +29,7 @@ from qrtc.ir.block_encoding import BlockEncoding
 from qrtc.ir.block_system import BlockSystem
 from qrtc.ir.carleman import CarlemanMaps
 from qrtc.ir.polynomial_maps import PolynomialMaps
+from qrtc.numerics.block_matrix import assemble_matrix, assemble_rhs
 from qrtc.resources.counted import Resources, decompose_to_primitives
 
 __all__ = [
@@ -173,11 +174,15 @@ def write_block_system(system: BlockSystem, out_dir: Path) -> list[Path]:
     explicit = system.dim <= _MAX_DENSE_ROWS and system.matrix is not None
     if explicit:
         written.append(
-            _write_matrix(out_dir / "L.mtx", system.to_scipy(), "block system matrix L = I - S")
+            _write_matrix(
+                out_dir / "L.mtx", assemble_matrix(system), "block system matrix L = I - S"
+            )
         )
         written.append(
             _write_matrix(
-                out_dir / "b.mtx", system.rhs().reshape(-1, 1), "right-hand side b = (Y0, 0...)"
+                out_dir / "b.mtx",
+                assemble_rhs(system).reshape(-1, 1),
+                "right-hand side b = (Y0, 0...)",
             )
         )
     terminal = system.terminal_slice

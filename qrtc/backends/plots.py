@@ -34,6 +34,7 @@ from qrtc.errors import BackendError
 from qrtc.ir.carleman import CarlemanMaps, lifted_size
 from qrtc.ir.problem import Problem
 from qrtc.ir.trajectory import Trajectory
+from qrtc.numerics.lift import lift
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -100,7 +101,7 @@ def default_max_order(state_size: int) -> int:
 
 
 def _run(carleman: CarlemanMaps) -> CarlemanRun:
-    lifted = carleman.lift(carleman.initial_state - carleman.expansion_point)
+    lifted = lift(carleman, carleman.initial_state - carleman.expansion_point)
     theta = np.empty((carleman.n_substeps + 1, carleman.n_params))
     theta[0] = carleman.read_state(lifted)[: carleman.n_params]
     for substep in range(1, carleman.n_substeps + 1):

@@ -14,9 +14,10 @@ terminal block $\hat Y_S$; its level-1 $\theta$-slice, times $\gamma$, plus $\th
 the read-out $\hat\theta_T$ (paper.md §4.1, §4.3; design.md §2 item 10).
 
 The global index of entry $o \in [0, D_N)$ of block $r$ is $r D_N + o$. Rows and columns are
-available on demand (:meth:`BlockSystem.row`, :meth:`BlockSystem.column`) from $C_{\mathcal A}$,
-$C_{\mathcal L}$ alone, at any $\dim\mathbf L < 2^{63}$; the explicit CSR is built only when it
-fits (``matrix``), or on request (:meth:`BlockSystem.to_scipy`).
+available on demand (:func:`~qrtc.numerics.block_matrix.matrix_row`,
+:func:`~qrtc.numerics.block_matrix.matrix_column`) from $C_{\mathcal A}$, $C_{\mathcal L}$ alone,
+at any $\dim\mathbf L < 2^{63}$; the explicit CSR is stored only when it fits (``matrix``), or
+assembled on request (:func:`~qrtc.numerics.block_matrix.assemble_matrix`).
 """
 
 from __future__ import annotations
@@ -29,12 +30,10 @@ import scipy.sparse
 from numpy.typing import NDArray
 
 from qrtc.errors import SourceSpan
-from qrtc.ir.carleman import CarlemanMaps, freeze_sparse
+from qrtc.ir.carleman import CarlemanMaps
 from qrtc.ir.expr import freeze_array
 
 __all__ = ["BlockSystem"]
-
-_MAX_DENSE_RHS = 200_000_000
 
 
 def _span() -> SourceSpan | None:
@@ -75,7 +74,7 @@ class BlockSystem:
         padding_is_auto: whether $p$ was chosen by the pass ($p = S$).
         initial_block: $\tilde Y_0$, shape ``(D_N,)``, read-only.
         matrix: $\mathbf L$ as canonical CSR, shape ``(dim, dim)``, read-only; None when it
-            was too large to build (use :meth:`row` and :meth:`column`).
+            was too large to build (use :mod:`qrtc.numerics.block_matrix`).
         nnz: non-zeros of $\mathbf L$ (exact, counted from the blocks).
         row_sparsity, column_sparsity: the largest number of non-zeros in a row / column.
         row_sparsity_bound, column_sparsity_bound: the analytic bounds (paper.md §4.2).
@@ -113,10 +112,6 @@ class BlockSystem:
     terminal_probability: float | None
     theta_probability: float | None
     origin: SourceSpan | None = _span()
-    # Column access needs C by columns: computed once from the CSR matrices.
-    _csc: tuple[scipy.sparse.csc_array, scipy.sparse.csc_array] = field(
-        init=False, repr=False, compare=False
-    )
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "initial_block", freeze_array(self.initial_block))
@@ -127,10 +122,6 @@ class BlockSystem:
         assert self.column_sparsity <= self.column_sparsity_bound
         if self.matrix is not None:
             assert self.matrix.shape == (self.dim, self.dim) and self.matrix.nnz == self.nnz
-        csc = tuple(
-            scipy.sparse.csc_array(c.matrix) for c in (self.carleman.attack, self.carleman.learner)
-        )
-        object.__setattr__(self, "_csc", csc)
 
     # -- sizes and the read-out ---------------------------------------------------------------
 
@@ -172,141 +163,33 @@ class BlockSystem:
         scaled = np.asarray(solution[self.terminal_slice], dtype=np.float64)
         return self.carleman.expansion_point[:n] + self.carleman.scale * scaled
 
-    def rhs(self) -> NDArray[np.float64]:
-        r"""$\mathbf b = (\tilde Y_0, 0, \dots, 0)$, shape ``(dim,)`` (small systems only)."""
-        assert self.dim <= _MAX_DENSE_RHS, "b is too large to hold densely; use initial_block"
-        rhs = np.zeros(self.dim)
-        rhs[: self.block_size] = self.initial_block
-        return rhs
-
     def step_matrix(self, block: int) -> scipy.sparse.csr_array | None:
         r"""$C_r$ for block row $r \in [1, S]$; None for $r = 0$ and the padding ($B_r = I$)."""
         if 1 <= block <= self.n_substeps:
             return self.carleman.matrix_at(block).matrix
         return None
 
-    # -- implicit access ------------------------------------------------------------------------
-
-    def row(self, index: int) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
-        r"""Columns (increasing) and values of the non-zeros of row ``index`` of $\mathbf L$.
-
-        $O(s)$: block $r$ and offset $o$ by integer division, then row $o$ of $-B_r$ (block
-        column $r - 1$) and the diagonal 1.
-        """
-        if not 0 <= index < self.dim:
-            raise IndexError(f"row {index} outside [0, {self.dim})")
-        block, offset = divmod(int(index), self.block_size)
-        diagonal = (np.array([index], dtype=np.int64), np.ones(1))
-        if block == 0:
-            return diagonal
-        base = (block - 1) * self.block_size
-        step = self.step_matrix(block)
-        if step is None:
-            columns = np.array([base + offset, index], dtype=np.int64)
-            return columns, np.array([-1.0, 1.0])
-        start, stop = step.indptr[offset], step.indptr[offset + 1]
-        columns = np.empty(stop - start + 1, dtype=np.int64)
-        columns[:-1] = step.indices[start:stop]
-        columns[:-1] += base
-        columns[-1] = index
-        values = np.empty(stop - start + 1)
-        np.negative(step.data[start:stop], out=values[:-1])
-        values[-1] = 1.0
-        return columns, values
-
-    def column(self, index: int) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
-        r"""Rows (increasing) and values of the non-zeros of column ``index`` of $\mathbf L$.
-
-        $O(s)$: the diagonal 1, then column $o$ of $-B_{c+1}$ (block row $c + 1$).
-        """
-        if not 0 <= index < self.dim:
-            raise IndexError(f"column {index} outside [0, {self.dim})")
-        block, offset = divmod(int(index), self.block_size)
-        if block == self.n_blocks - 1:
-            return np.array([index], dtype=np.int64), np.ones(1)
-        base = (block + 1) * self.block_size
-        if block >= self.n_substeps:
-            return np.array([index, base + offset], dtype=np.int64), np.array([1.0, -1.0])
-        step = self._csc[0 if (block + 1) % (self.carleman.pgd_steps + 1) else 1]
-        start, stop = step.indptr[offset], step.indptr[offset + 1]
-        rows = np.empty(stop - start + 1, dtype=np.int64)
-        rows[0] = index
-        rows[1:] = step.indices[start:stop]
-        rows[1:] += base
-        values = np.empty(stop - start + 1)
-        values[0] = 1.0
-        np.negative(step.data[start:stop], out=values[1:])
-        return rows, values
-
-    # -- explicit assembly ----------------------------------------------------------------------
-
-    def to_scipy(self) -> scipy.sparse.csr_array:
-        r"""$\mathbf L$ as canonical CSR, assembled with no Python loop over blocks.
-
-        Block row $r \ge 1$ is the template $[-C_{\mathcal A}, I]$, $[-C_{\mathcal L}, I]$ or
-        $[-I, I]$, its column indices relative to block column $r - 1$. Blocks $1..S$ repeat one
-        period of $K+1$ templates $T$ times, so their stretch of ``indices``/``data`` is a
-        $T \times$ (period size) array written with one broadcast, as is the padding stretch.
-        """
-        if self.matrix is not None:
-            return self.matrix
-        size, substeps, padding = self.block_size, self.n_substeps, self.padding
-        horizon, period = self.carleman.horizon, self.carleman.pgd_steps + 1
-        identity = scipy.sparse.identity(size, format="csr")
-        attack, learner, idle = (
-            scipy.sparse.hstack([-block, identity], format="csr")
-            for block in (self.carleman.attack.matrix, self.carleman.learner.matrix, identity)
-        )
-        one_period = [attack] * (period - 1) + [learner]
-        for template in (attack, learner, idle):
-            template.sort_indices()
-        period_indices = np.concatenate(
-            [t.indices.astype(np.int64) + k * size for k, t in enumerate(one_period)]
-        )
-        period_data = np.concatenate([t.data for t in one_period])
-        period_lengths = np.concatenate([np.diff(t.indptr) for t in one_period])
-        nnz = size + horizon * period_indices.size + padding * idle.nnz
-        index_type = np.int32 if max(self.dim, nnz) < 2**31 else np.int64
-        indices = np.empty(nnz, dtype=index_type)
-        data = np.empty(nnz)
-        indices[:size] = np.arange(size)
-        data[:size] = 1.0
-        steps_end = size + horizon * period_indices.size
-        np.add(
-            period_indices[None, :],
-            (np.arange(horizon, dtype=np.int64) * (period * size))[:, None],
-            out=indices[size:steps_end].reshape(horizon, -1),
-            casting="unsafe",
-        )
-        data[size:steps_end].reshape(horizon, -1)[:] = period_data[None, :]
-        if padding:
-            np.add(
-                idle.indices.astype(np.int64)[None, :],
-                ((substeps + np.arange(padding, dtype=np.int64)) * size)[:, None],
-                out=indices[steps_end:].reshape(padding, -1),
-                casting="unsafe",
-            )
-            data[steps_end:].reshape(padding, -1)[:] = idle.data[None, :]
-        lengths = np.concatenate(
-            [
-                np.ones(size, dtype=np.int64),
-                np.tile(period_lengths, horizon),
-                np.full(padding * size, 2, dtype=np.int64),
-            ]
-        )
-        indptr = np.zeros(self.dim + 1, dtype=index_type)
-        np.cumsum(lengths, out=indptr[1:])
-        matrix = scipy.sparse.csr_array((data, indices, indptr), shape=(self.dim, self.dim))
-        matrix.has_canonical_format = True
-        return freeze_sparse(matrix)
-
     # -- checks and text ------------------------------------------------------------------------
 
     def verify(self) -> None:
-        """The explicit matrix (if any) agrees with the implicit rows; $\\mathbf b$ is the lift."""
+        r"""The bounds and statistics agree with their formulas; $\mathbf b$ is the lift.
+
+        Data only (the IR imports no numerics): $\tilde Y_0 = \mathrm{lift}(z_0 - z^\star)$ is
+        checked level by level, $\tilde Y_0^{(0)} = 1$ and $\tilde Y_0^{(j)} = \tilde Y_0^{(j-1)}
+        \otimes (z_0 - z^\star)/\gamma$. That the explicit ``matrix`` agrees with the implicit
+        rows is :func:`qrtc.numerics.block_matrix.assert_rows_agree`, which the driver runs
+        with this.
+        """
         self.carleman.verify()
-        lifted = self.carleman.lift(self.carleman.initial_state - self.carleman.expansion_point)
-        assert np.allclose(self.initial_block, lifted), "b is not the lift of z_0 - z*"
+        carleman = self.carleman
+        scaled = (carleman.initial_state - carleman.expansion_point) / carleman.scale
+        previous = np.ones(1)
+        for level in range(carleman.order + 1):
+            start = carleman.level_offset(level)
+            block = self.initial_block[start : start + carleman.state_size**level]
+            expected = np.outer(previous, scaled).ravel() if level else previous
+            assert np.allclose(block, expected), "b is not the lift of z_0 - z*"
+            previous = block
         sparsity = max(self.row_sparsity, self.column_sparsity)
         assert self.alpha > 0 and math.isclose(
             self.alpha, sparsity * self.max_abs_entry, rel_tol=1e-12
@@ -330,12 +213,6 @@ class BlockSystem:
         assert float(np.max(np.abs(matrix.data))) == self.max_abs_entry, "max_abs_entry"
         assert int(np.max(np.diff(matrix.indptr))) == self.row_sparsity
         assert int(np.max(np.bincount(matrix.indices, minlength=self.dim))) == self.column_sparsity
-        rng = np.random.default_rng(0)
-        for index in rng.integers(0, self.dim, size=min(self.dim, 64)):
-            columns, values = self.row(int(index))
-            start, stop = matrix.indptr[index], matrix.indptr[index + 1]
-            assert np.array_equal(columns, matrix.indices[start:stop])
-            assert np.array_equal(values, matrix.data[start:stop])
 
     def to_text(self) -> str:
         """A deterministic summary for ``qrtc emit --stage=block_system``."""

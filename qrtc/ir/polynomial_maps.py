@@ -26,7 +26,6 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
-import scipy.sparse
 from numpy.typing import NDArray
 
 from qrtc.errors import SourceSpan
@@ -84,11 +83,6 @@ class SparseTensor:
         if self.nnz > 1:
             assert np.all(np.any(np.diff(keys, axis=0) != 0, axis=1)), "duplicate entries"
 
-    def apply(self, u: NDArray[np.float64]) -> NDArray[np.float64]:
-        r"""$A\,u^{\otimes k}$, shape ``(d,)``, without forming $u^{\otimes k}$."""
-        products = self.values * np.prod(u[self.columns], axis=1)
-        return np.bincount(self.rows, weights=products, minlength=self.size).astype(np.float64)
-
     def flat_columns(self) -> NDArray[np.int64]:
         r"""Flat column indices $\sum_i a_i d^{k-i}$; needs $d^k < 2^{63}$."""
         assert self.size**self.degree < 2**63, "flat column index overflows int64"
@@ -96,13 +90,6 @@ class SparseTensor:
         for position in range(self.degree):
             flat = flat * self.size + self.columns[:, position]
         return flat
-
-    def to_scipy(self) -> scipy.sparse.csr_array:
-        """The $d \\times d^k$ matrix as CSR (small sizes only)."""
-        return scipy.sparse.csr_array(
-            (self.values, (self.rows, self.flat_columns())),
-            shape=(self.size, self.size**self.degree),
-        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
@@ -136,14 +123,6 @@ class PolynomialMap:
         """$q$: the highest degree with a non-zero coefficient (at least 1)."""
         nonzero = [term.degree for term in self.terms if term.nnz]
         return max(nonzero, default=1)
-
-    def apply(self, u: NDArray[np.float64]) -> NDArray[np.float64]:
-        r"""$\mathcal F(z^\star + u) - z^\star$ for the deviation ``u``, shape ``(d_z,)``."""
-        out = self.constant.copy()
-        for term in self.terms:
-            if term.nnz:
-                out += term.apply(u)
-        return out
 
     def verify(self) -> None:
         assert np.all(np.isfinite(self.constant)), f"{self.kind}: b_0 is not finite"

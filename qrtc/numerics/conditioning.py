@@ -20,6 +20,7 @@ import scipy.sparse.linalg
 from numpy.typing import NDArray
 
 from qrtc.ir.block_system import BlockSystem
+from qrtc.numerics.block_matrix import assemble_matrix
 from qrtc.numerics.propagator import live_coordinates
 
 __all__ = [
@@ -85,7 +86,7 @@ def _smallest_singular_value(
     """
     size = system.block_size
     index = (np.arange(system.n_blocks)[:, None] * size + live[None, :]).ravel()
-    matrix = system.to_scipy()[index][:, index]
+    matrix = assemble_matrix(system)[index][:, index]
     if method == "dense SVD":
         smallest = float(scipy.linalg.svdvals(matrix.toarray())[-1])
     else:

@@ -11,6 +11,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from qrtc.ir.carleman import CarlemanMaps
+from qrtc.numerics.lift import lift
 
 __all__ = ["forward_history"]
 
@@ -23,7 +24,7 @@ def forward_history(carleman: CarlemanMaps) -> tuple[float, NDArray[np.float64]]
     substeps = carleman.n_substeps
     if substeps * max(carleman.attack.nnz, carleman.learner.nnz) > _MAX_RECURRENCE_WORK:
         return None
-    state: NDArray[np.float64] = carleman.lift(carleman.initial_state - carleman.expansion_point)
+    state: NDArray[np.float64] = lift(carleman, carleman.initial_state - carleman.expansion_point)
     history = 0.0
     with np.errstate(all="ignore"):
         for substep in range(1, substeps + 1):

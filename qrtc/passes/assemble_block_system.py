@@ -21,6 +21,8 @@ from qrtc.errors import CompileError
 from qrtc.ir.block_system import BlockSystem
 from qrtc.ir.carleman import CarlemanMaps
 from qrtc.ir.problem import CompileOptions
+from qrtc.numerics.block_matrix import assemble_matrix
+from qrtc.numerics.lift import lift
 from qrtc.numerics.propagator import inverse_norm_bound, window_norms
 from qrtc.numerics.recurrence import forward_history
 
@@ -75,7 +77,7 @@ def assemble_block_system(carleman: CarlemanMaps, *, options: CompileOptions) ->
         carleman=carleman,
         padding=padding,
         padding_is_auto=options.padding is None,
-        initial_block=carleman.lift(carleman.initial_state - carleman.expansion_point),
+        initial_block=lift(carleman, carleman.initial_state - carleman.expansion_point),
         matrix=None,
         nnz=nnz,
         row_sparsity=row_sparsity,
@@ -97,7 +99,7 @@ def assemble_block_system(carleman: CarlemanMaps, *, options: CompileOptions) ->
         origin=carleman.origin,
     )
     if nnz <= MAX_EXPLICIT_NNZ:
-        system = dataclasses.replace(system, matrix=system.to_scipy())
+        system = dataclasses.replace(system, matrix=assemble_matrix(system))
     return system
 
 

@@ -42,6 +42,7 @@ from qrtc.ir.carleman import (
 )
 from qrtc.ir.polynomial_maps import PolynomialMap, PolynomialMaps, SparseTensor
 from qrtc.ir.problem import CompileOptions
+from qrtc.numerics.sparse_tensors import apply_tensor
 
 __all__ = [
     "MAX_KRON_ENTRIES",
@@ -299,7 +300,7 @@ class _Orbit:
             for substep in range(1, maps.n_substeps + 1):
                 polynomial = maps.map_at(substep)
                 images = [polynomial.constant] + [
-                    term.apply(deviation) for term in polynomial.terms
+                    apply_tensor(term, deviation) for term in polynomial.terms
                 ]
                 stacked = np.array(images)
                 grams[substep - 1, : len(images), : len(images)] = stacked @ stacked.T

@@ -37,6 +37,7 @@ from qrtc.circuits.time_register import BlockTypeOracle, MixedRadixIncrement, ph
 from qrtc.errors import CompileError
 from qrtc.ir.block_encoding import BlockEncoding, IndexMap, Register
 from qrtc.ir.block_system import BlockSystem
+from qrtc.numerics.block_matrix import assemble_matrix
 from qrtc.numerics.select_matrix import register_width, select_matrix
 
 __all__ = ["MAX_GENERIC_NNZ", "encode_block_system", "encode_matrix"]
@@ -99,7 +100,7 @@ def encode_block_system(
                 span=system.origin,
                 hint="use the structured encoding (the default); its tables do not grow with T",
             )
-        encoding = encode_matrix(system.to_scipy(), padding="identity")
+        encoding = encode_matrix(assemble_matrix(system), padding="identity")
         return replace(encoding, origin=system.origin)
     radix = system.carleman.pgd_steps + 1
     n_blocks = system.n_blocks

@@ -12,14 +12,15 @@ from qrtc.ir.block_system import BlockSystem
 from qrtc.ir.qsvt import QsvtCircuit
 from qrtc.ir.readout import ErrorTerm, Readout
 from qrtc.ir.trajectory import Trajectory
+from qrtc.numerics.block_matrix import assemble_matrix, assemble_rhs
 
 __all__ = ["classical_solution", "pooled_theta_slice", "read_out"]
 
 
 def classical_solution(system: BlockSystem) -> NDArray[np.float64]:
     r"""$\mathbf x = \mathbf L^{-1}\mathbf b$ by sparse LU, shape ``(dim,)``."""
-    matrix = scipy.sparse.csc_array(system.to_scipy())
-    return np.asarray(scipy.sparse.linalg.spsolve(matrix, system.rhs()), dtype=np.float64)
+    matrix = scipy.sparse.csc_array(assemble_matrix(system))
+    return np.asarray(scipy.sparse.linalg.spsolve(matrix, assemble_rhs(system)), dtype=np.float64)
 
 
 def pooled_theta_slice(system: BlockSystem, vector: NDArray[np.float64]) -> NDArray[np.float64]:

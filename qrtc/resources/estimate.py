@@ -56,6 +56,7 @@ from qrtc.numerics.conditioning import (
     effective_condition_number,
     exact_kappa_method,
 )
+from qrtc.numerics.lift import lift
 from qrtc.numerics.propagator import inverse_norm_bound, live_coordinates, window_norms
 from qrtc.numerics.recurrence import forward_history
 from qrtc.numerics.select_matrix import carleman_select_matrix
@@ -275,7 +276,7 @@ def history_norms(carleman: CarlemanMaps, padding: int) -> tuple[float, float, f
     $G_{2^{k+1}} = G_{2^k} + P^{2^k\top} G_{2^k} P^{2^k}$.
     """
     size = carleman.lifted_size
-    y0 = carleman.lift(carleman.initial_state - carleman.expansion_point)
+    y0 = lift(carleman, carleman.initial_state - carleman.expansion_point)
     steps = [carleman.attack.matrix] * carleman.pgd_steps + [carleman.learner.matrix]
     if size > _MAX_DENSE_HISTORY:
         return _history_by_recurrence(carleman, padding, y0)

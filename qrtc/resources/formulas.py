@@ -27,6 +27,7 @@ from qrtc.circuits.lookup import Table
 from qrtc.circuits.sparse_access import SparseAccessTables, index_width
 from qrtc.ir.block_system import BlockSystem
 from qrtc.ir.carleman import CarlemanMaps
+from qrtc.numerics.block_matrix import assemble_matrix
 from qrtc.numerics.select_matrix import carleman_select_matrix
 from qrtc.resources.counted import GateCounts, Resources, is_clifford_angle
 
@@ -253,7 +254,7 @@ def predict_resources(
     queries = {"O_r": 1, "O_c": 1, "O_A": 1}
     if method == "generic":
         width = _width(system.dim)
-        matrix = system.to_scipy()
+        matrix = assemble_matrix(system)
         if system.dim < 1 << width:
             pad = scipy.sparse.eye_array((1 << width) - system.dim, format="csr")
             matrix = scipy.sparse.csr_array(scipy.sparse.block_diag([matrix, pad], format="csr"))

@@ -25,6 +25,7 @@ import qrtc.reference as reference
 from qrtc.backends.assumptions import assess_assumptions
 from qrtc.ir.polynomial_maps import FrozenPattern, PolynomialMap, SparseTensor
 from qrtc.ir.problem import Problem
+from qrtc.numerics.sparse_tensors import apply_map, apply_tensor
 from qrtc.verification.report import Finding
 from qrtc.verification.search import (
     Case,
@@ -137,7 +138,7 @@ def maps(subject: Subject, examples: int, seed: int) -> Finding:
         kind, z, factor = point(case)
         polynomial = polynomial_maps.attack if kind == "attack" else polynomial_maps.learner
         u = z - z_star
-        actual = z_star + polynomial.apply(u)
+        actual = z_star + apply_map(polynomial, u)
         expected = _reference_step(problem, kind, z)
         magnitude = np.abs(z_star) + _absolute_image(polynomial, np.abs(u))
         difference = np.abs(actual - expected)
@@ -278,7 +279,7 @@ def carleman(subject: Subject, examples: int, seed: int) -> Finding:
         lift = _lift(u / gamma_scale, order)
         image = matrix @ lift
         parts = [polynomial.constant / gamma_scale]
-        parts += [term.apply(u) / gamma_scale for term in polynomial.terms]
+        parts += [apply_tensor(term, u) / gamma_scale for term in polynomial.terms]
         expected = _truncated_expansion(parts, order)
         sizes = [np.abs(polynomial.constant) / gamma_scale]
         sizes += [_absolute_tensor(term, np.abs(u)) / gamma_scale for term in polynomial.terms]

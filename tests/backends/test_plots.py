@@ -22,6 +22,7 @@ from qrtc.backends.plots import (
     write_plots,
 )
 from qrtc.ir.carleman import CarlemanMaps
+from qrtc.numerics.block_matrix import assemble_matrix, assemble_rhs
 from qrtc.pipeline import Compilation, compile_spec
 
 matplotlib_image = pytest.importorskip("matplotlib.image")
@@ -87,7 +88,7 @@ def test_terminal_error_matches_the_solved_block_system(name: str, order: int) -
     _, trajectory, _ = _parts(name)
     # The block system at this order, by the driver: its own route from the maps.
     system = _compiled(name).derive(carleman_order=order).block_system
-    solution = scipy.sparse.linalg.spsolve(system.to_scipy().tocsc(), system.rhs())
+    solution = scipy.sparse.linalg.spsolve(assemble_matrix(system).tocsc(), assemble_rhs(system))
     expected = float(np.linalg.norm(system.read_theta(solution) - trajectory.final_theta))
     # Same theta_T(N) in float64 by two routes (sparse LU vs the recurrence); |theta| ~ 0.1,
     # so 1e-12 is ~1e4 ulps of theta, far below the errors themselves (> 1e-5 at N <= 2).

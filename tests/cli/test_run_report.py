@@ -16,6 +16,7 @@ import qrtc
 from qrtc.backends.simulate import SimulationTooLarge, check_simulation_time
 from qrtc.cli import main
 from qrtc.cli.run_report import RunReport, run_spec
+from qrtc.numerics.block_matrix import assemble_matrix, assemble_rhs
 from qrtc.pipeline import STAGE_NAMES
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -35,11 +36,11 @@ def test_the_simulated_state_is_the_polynomial_of_L_by_numpy_svd(tiny: RunReport
     size = 1 << encoding.n_system_qubits
     padded = np.eye(size)
     embedded = encoding.embedded_indices()
-    padded[np.ix_(embedded, embedded)] = system.to_scipy().toarray()
+    padded[np.ix_(embedded, embedded)] = assemble_matrix(system).toarray()
     w, sigma, vh = np.linalg.svd(padded / encoding.alpha)
     block = vh.T @ np.diag(chebyshev.chebval(sigma, qsvt.coefficients)) @ w.T
     rhs = np.zeros(size)
-    rhs[embedded] = system.rhs()
+    rhs[embedded] = assemble_rhs(system)
     expected = qsvt.sign * block @ (rhs / np.linalg.norm(rhs))
     np.testing.assert_allclose(tiny.simulation.amplitudes, expected, atol=2e-5)
 
@@ -53,7 +54,7 @@ def test_theta_matches_the_reference_trainer_within_the_predicted_budget(tiny: R
     precision = tiny.compilation.problem.options.precision
     assert readout.error("total").measured <= precision
     # The Carleman solution is L^-1 b by scipy, read out independently of the circuit.
-    x = scipy.linalg.solve(tiny.system.to_scipy().toarray(), tiny.system.rhs())
+    x = scipy.linalg.solve(assemble_matrix(tiny.system).toarray(), assemble_rhs(tiny.system))
     np.testing.assert_allclose(readout.theta_carleman, tiny.system.read_theta(x), atol=1e-12)
 
 

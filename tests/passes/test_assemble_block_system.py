@@ -31,6 +31,14 @@ import qrtc
 from qrtc.ir.block_system import BlockSystem
 from qrtc.ir.polynomial_maps import PolynomialMap, PolynomialMaps
 from qrtc.ir.problem import CompileOptions
+from qrtc.numerics.block_matrix import (
+    assemble_rhs,
+    assert_rows_agree,
+    matrix_column,
+    matrix_row,
+)
+from qrtc.numerics.lift import lift
+from qrtc.numerics.sparse_tensors import apply_map
 from qrtc.passes.assemble_block_system import assemble_block_system
 from qrtc.passes.carleman_embed import carleman_embed
 from qrtc.passes.derive_polynomial_maps import derive_polynomial_maps
@@ -51,7 +59,9 @@ def solve(system: BlockSystem) -> Array:
     no fill-in and large systems stay cheap."""
     assert system.matrix is not None
     matrix = system.matrix.tocsc()
-    return np.asarray(scipy.sparse.linalg.spsolve(matrix, system.rhs(), permc_spec="NATURAL"))
+    return np.asarray(
+        scipy.sparse.linalg.spsolve(matrix, assemble_rhs(system), permc_spec="NATURAL")
+    )
 
 
 def bmat_reference(system: BlockSystem) -> scipy.sparse.csr_array:
@@ -129,8 +139,8 @@ def test_appendix_maps_are_one_pgd_substep() -> None:
         residual = theta @ (X + delta) - Y
         attacked = np.concatenate([theta, delta + ALPHA * residual * theta])
         learned = np.concatenate([theta - ETA * residual * (X + delta), delta])
-        np.testing.assert_allclose(maps.attack.apply(z), attacked, rtol=1e-13)
-        np.testing.assert_allclose(maps.learner.apply(z), learned, rtol=1e-13)
+        np.testing.assert_allclose(apply_map(maps.attack, z), attacked, rtol=1e-13)
+        np.testing.assert_allclose(apply_map(maps.learner, z), learned, rtol=1e-13)
 
 
 @pytest.mark.slow
@@ -198,7 +208,7 @@ def test_solution_is_the_forward_recurrence(
     system.verify()
     solution = solve(system).reshape(system.n_blocks, system.block_size)
     carleman = system.carleman
-    state = carleman.lift(maps.initial_state)
+    state = lift(carleman, maps.initial_state)
     np.testing.assert_allclose(solution[0], state)
     for substep in range(1, system.n_substeps + 1):
         state = carleman.matrix_at(substep).matrix @ state
@@ -237,18 +247,30 @@ def test_implicit_access_on_every_row_and_column() -> None:
     rows, columns = system.matrix, scipy.sparse.csc_array(system.matrix)
     columns.sort_indices()
     for index in range(system.dim):
-        found_columns, row_values = system.row(index)
+        found_columns, row_values = matrix_row(system, index)
         start, stop = rows.indptr[index], rows.indptr[index + 1]
         np.testing.assert_array_equal(found_columns, rows.indices[start:stop])
         np.testing.assert_array_equal(row_values, rows.data[start:stop])
-        found_rows, column_values = system.column(index)
+        found_rows, column_values = matrix_column(system, index)
         start, stop = columns.indptr[index], columns.indptr[index + 1]
         np.testing.assert_array_equal(found_rows, columns.indices[start:stop])
         np.testing.assert_array_equal(column_values, columns.data[start:stop])
     with pytest.raises(IndexError):
-        system.row(system.dim)
+        matrix_row(system, system.dim)
     with pytest.raises(IndexError):
-        system.column(-1)
+        matrix_column(system, -1)
+
+
+def test_row_check_fails_on_a_corrupted_matrix() -> None:
+    """The driver's check of the block_system stage (``verify=True``) catches a wrong CSR."""
+    maps = random_maps(6, size=2, degree=2, horizon=3, pgd_steps=2)
+    system = compile_system(maps, carleman_order=2, padding=4)
+    assert system.matrix is not None
+    assert_rows_agree(system)
+    matrix = system.matrix.copy()
+    matrix.data[:] *= -1
+    with pytest.raises(AssertionError, match="differs from the implicit row"):
+        assert_rows_agree(dataclasses.replace(system, matrix=matrix))
 
 
 def test_implicit_access_on_random_rows_of_a_larger_system() -> None:
@@ -259,11 +281,11 @@ def test_implicit_access_on_random_rows_of_a_larger_system() -> None:
     columns.sort_indices()
     rng = np.random.default_rng(0)
     for index in rng.integers(0, system.dim, size=300):
-        found, values = system.row(int(index))
+        found, values = matrix_row(system, int(index))
         start, stop = rows.indptr[index], rows.indptr[index + 1]
         np.testing.assert_array_equal(found, rows.indices[start:stop])
         np.testing.assert_array_equal(values, rows.data[start:stop])
-        found, values = system.column(int(index))
+        found, values = matrix_column(system, int(index))
         start, stop = columns.indptr[index], columns.indptr[index + 1]
         np.testing.assert_array_equal(found, columns.indices[start:stop])
         np.testing.assert_array_equal(values, columns.data[start:stop])
@@ -285,7 +307,7 @@ def test_implicit_access_far_beyond_memory() -> None:
     for block in blocks:
         offset = int(rng.integers(size))
         index = block * size + offset
-        columns, values = system.row(index)
+        columns, values = matrix_row(system, index)
         assert columns[-1] == index and values[-1] == 1.0
         if block == 0:
             assert columns.size == 1
@@ -297,7 +319,7 @@ def test_implicit_access_far_beyond_memory() -> None:
             row = step[[offset], :].toarray().reshape(-1)
             assert list(columns[:-1] - (block - 1) * size) == list(np.flatnonzero(row))
             np.testing.assert_array_equal(values[:-1], -row[row != 0])
-        rows, values = system.column(index)
+        rows, values = matrix_column(system, index)
         assert rows[0] == index and values[0] == 1.0
         if block == system.n_blocks - 1:
             assert rows.size == 1
@@ -415,7 +437,7 @@ def test_read_out_undoes_scale_and_expansion_point() -> None:
     )
     deviation = maps.initial_state
     for substep in range(1, maps.n_substeps + 1):
-        deviation = maps.map_at(substep).apply(deviation)
+        deviation = apply_map(maps.map_at(substep), deviation)
     system = compile_system(shifted, carleman_order=2, scale=3.0)
     theta = system.read_theta(solve(system))
     assert system.terminal_slice.stop - system.terminal_slice.start == 2

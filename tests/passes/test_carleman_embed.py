@@ -3,7 +3,7 @@
 - a naive dense Carleman matrix (itertools over compositions, ``np.kron`` of dense blocks,
   paper.md §3.2) equals the pass's CSR;
 - lift consistency: ``C lift(u)`` equals ``lift(F(u))`` on levels ``j <= N // q``, with ``F``
-  from ``PolynomialMap.apply`` and the Kronecker powers from ``np.kron`` (paper.md §8 item 2);
+  from ``apply_map`` and the Kronecker powers from ``np.kron`` (paper.md §8 item 2);
 - rescaling is the similarity ``diag(gamma^-j)``: the recurrence in ``u~``, mapped back, equals
   the one in ``u``;
 - the dropped terms (from the Gram dynamic programme) equal ``lift(F(u)) - C lift(u)`` computed
@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import itertools
 import math
@@ -27,6 +28,8 @@ import qrtc
 from qrtc.ir.carleman import CarlemanMaps, level_offset, lifted_size
 from qrtc.ir.polynomial_maps import PolynomialMap, PolynomialMaps, SparseTensor
 from qrtc.ir.problem import CompileOptions
+from qrtc.numerics.lift import assert_lift_commutes, lift
+from qrtc.numerics.sparse_tensors import apply_map, assemble_tensor_matrix
 from qrtc.passes.carleman_embed import _exact_tails, _Orbit, carleman_embed
 
 Array = NDArray[np.float64]
@@ -120,7 +123,7 @@ def dense_carleman(polynomial: PolynomialMap, order: int, scale: float) -> Array
     size = polynomial.state_size
     blocks = [polynomial.constant.reshape(size, 1) / scale]
     for term in polynomial.terms:
-        blocks.append(term.to_scipy().toarray() * scale ** (term.degree - 1))
+        blocks.append(assemble_tensor_matrix(term).toarray() * scale ** (term.degree - 1))
     degree = len(blocks) - 1
     total = lifted_size(size, order)
     carleman = np.zeros((total, total))
@@ -161,6 +164,7 @@ def test_matches_dense_reference(
     maps = random_maps(seed, size, degree)
     carleman = carleman_embed(maps, options=options(carleman_order=order, scale=scale))
     carleman.verify()
+    assert_lift_commutes(carleman)
     for polynomial, built in ((maps.attack, carleman.attack), (maps.learner, carleman.learner)):
         expected = dense_carleman(polynomial, order, scale)
         np.testing.assert_allclose(built.matrix.toarray(), expected, rtol=1e-12, atol=1e-14)
@@ -178,25 +182,37 @@ def test_lift_consistency(degree: int, order: int) -> None:
     for polynomial, built in ((maps.attack, carleman.attack), (maps.learner, carleman.learner)):
         for _ in range(3):
             deviation = rng.normal(size=3) * 0.4
-            image = built.matrix @ carleman.lift(deviation)
-            expected = exact_lift(polynomial.apply(deviation), order, 0.8)
+            image = built.matrix @ lift(carleman, deviation)
+            expected = exact_lift(apply_map(polynomial, deviation), order, 0.8)
             np.testing.assert_allclose(image[:stop], expected[:stop], rtol=1e-11, atol=1e-13)
             if exact_levels < order and degree > 1:
                 assert not np.allclose(image[stop:], expected[stop:], rtol=1e-6, atol=1e-12)
+
+
+def test_lift_check_fails_on_a_corrupted_matrix() -> None:
+    """The driver's check of the carleman stage (``verify=True``) catches a wrong $C$."""
+    maps = random_maps(11, size=3, degree=1)  # affine: every level is exact
+    carleman = carleman_embed(maps, options=options(carleman_order=3, scale=0.8))
+    assert_lift_commutes(carleman)
+    matrix = carleman.attack.matrix.copy()
+    matrix.data[1:] *= 1.5
+    attack = dataclasses.replace(carleman.attack, matrix=matrix)
+    with pytest.raises(AssertionError, match="C lift"):
+        assert_lift_commutes(dataclasses.replace(carleman, attack=attack))
 
 
 def test_lift_is_kron_powers() -> None:
     maps = random_maps(3, size=3)
     carleman = carleman_embed(maps, options=options(carleman_order=3, scale=2.0))
     deviation = np.array([0.2, -0.4, 1.0])
-    np.testing.assert_allclose(carleman.lift(deviation), exact_lift(deviation, 3, 2.0))
-    assert carleman.lift(deviation).shape == (carleman.lifted_size,) == (1 + 3 + 9 + 27,)
-    lifted = carleman.lift(deviation)
+    np.testing.assert_allclose(lift(carleman, deviation), exact_lift(deviation, 3, 2.0))
+    assert lift(carleman, deviation).shape == (carleman.lifted_size,) == (1 + 3 + 9 + 27,)
+    lifted = lift(carleman, deviation)
     np.testing.assert_allclose(carleman.read_state(lifted), deviation)
 
 
 def _recurrence(carleman: CarlemanMaps) -> Array:
-    state = carleman.lift(carleman.initial_state - carleman.expansion_point)
+    state = lift(carleman, carleman.initial_state - carleman.expansion_point)
     for substep in range(1, carleman.n_substeps + 1):
         state = carleman.matrix_at(substep).matrix @ state
     return state
@@ -219,8 +235,8 @@ def test_rescaling_is_a_similarity(degree: int, order: int) -> None:
         np.testing.assert_allclose(
             scaled.read_state(scaled_state), unit.read_state(unscaled_state), rtol=1e-10
         )
-        one_step = scaled.attack.matrix @ scaled.lift(maps.initial_state)
-        image = maps.attack.apply(maps.initial_state)
+        one_step = scaled.attack.matrix @ lift(scaled, maps.initial_state)
+        image = apply_map(maps.attack, maps.initial_state)
         stop = level_offset(2, order // degree + 1)
         np.testing.assert_allclose(one_step[:stop], exact_lift(image, order, scale)[:stop])
         assert scaled.truncation_error == pytest.approx(unit.truncation_error, rel=1e-6)
@@ -230,7 +246,7 @@ def test_rescaling_is_a_similarity(degree: int, order: int) -> None:
 def _orbit(maps: PolynomialMaps) -> list[Array]:
     states = [maps.initial_state - maps.expansion_point]
     for substep in range(1, maps.n_substeps + 1):
-        states.append(maps.map_at(substep).apply(states[-1]))
+        states.append(apply_map(maps.map_at(substep), states[-1]))
     return states
 
 
@@ -349,7 +365,7 @@ def test_norms_and_sparsity() -> None:
         assert built.norm == pytest.approx(np.linalg.norm(dense, 2), rel=1e-9)
         expected = [np.linalg.norm(polynomial.constant) / 0.9]
         expected += [
-            np.linalg.norm(t.to_scipy().toarray(), 2) * 0.9 ** (t.degree - 1)
+            np.linalg.norm(assemble_tensor_matrix(t).toarray(), 2) * 0.9 ** (t.degree - 1)
             for t in polynomial.terms
         ]
         np.testing.assert_allclose(built.coefficient_norms, expected, rtol=1e-9, atol=1e-15)

@@ -44,6 +44,7 @@ from qrtc.circuits import (
 from qrtc.errors import CompileError
 from qrtc.ir.block_encoding import BlockEncoding, IndexMap
 from qrtc.ir.block_system import BlockSystem
+from qrtc.numerics.block_matrix import assemble_matrix, matrix_column
 from qrtc.passes.encode_block_system import encode_block_system, encode_matrix
 from qrtc.pipeline import compile_spec
 from qrtc.testing import assert_block_encodes
@@ -262,12 +263,12 @@ class Compiled:
         except CompileError:
             self.generic = None
         # Explicit CSC columns where cheap; the implicit column access for the big one.
-        self._csc = system.to_scipy().tocsc() if system.dim <= 100_000 else None
+        self._csc = assemble_matrix(system).tocsc() if system.dim <= 100_000 else None
 
     def column(self, j: int) -> dict[int, float]:
         """Column ``j`` of L: row -> value."""
         if self._csc is None:
-            rows, values = self.system.column(j)
+            rows, values = matrix_column(self.system, j)
         else:
             start, stop = self._csc.indptr[j], self._csc.indptr[j + 1]
             rows, values = self._csc.indices[start:stop], self._csc.data[start:stop]
@@ -402,7 +403,9 @@ def test_example_columns_by_dense_simulation(name: str, method: str) -> None:
     encoding = compiled.structured if method == "structured" else compiled.generic
     assert encoding is not None
     last_step = (compiled.system.n_substeps - 1) * compiled.system.block_size
-    assert_block_encodes(encoding, compiled.system.to_scipy(), columns=[0, last_step], atol=ATOL)
+    assert_block_encodes(
+        encoding, assemble_matrix(compiled.system), columns=[0, last_step], atol=ATOL
+    )
 
 
 # -- refusal ------------------------------------------------------------------------------------
